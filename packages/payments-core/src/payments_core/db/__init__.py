@@ -1,0 +1,1 @@
+"""Database access: engine, sessions, shared column helpers."""

@@ -1,0 +1,39 @@
+"""Idempotency records (Stripe semantics): one per (merchant, key); operators use merchant NULL."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from payments_core.db.columns import created_at_field, optional_timestamp_field
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint(
+            "merchant_id",
+            "key",
+            name="uq_idempotency_merchant_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    merchant_id: uuid.UUID | None = Field(
+        default=None, foreign_key="merchants.id", ondelete="CASCADE"
+    )
+    key: str = Field(max_length=255)
+    method: str = Field(max_length=10)
+    path: str = Field(max_length=2048)
+    fingerprint: str = Field(max_length=64)
+    locked_at: datetime | None = optional_timestamp_field()
+    response_status: int | None = None
+    response_body: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONB, nullable=True)
+    )
+    created_at: datetime = created_at_field()

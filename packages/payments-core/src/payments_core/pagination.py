@@ -1,0 +1,63 @@
+"""Cursor pagination, newest first, keyed on (created_at, id); `offset` kept for compatibility."""
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from payments_core.errors import InvalidRequest
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    created_at: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        raw = json.dumps([self.created_at.isoformat(), str(self.id)]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "Cursor":
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            created_at, item_id = json.loads(base64.urlsafe_b64decode(padded))
+            return cls(datetime.fromisoformat(created_at), uuid.UUID(item_id))
+        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+            raise InvalidRequest(
+                "cursor is not a valid pagination cursor", param="cursor"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    limit: int = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    limit: int
+    has_more: bool
+    next_cursor: str | None
+
+    def pagination(self) -> dict[str, Any]:
+        return {"limit": self.limit, "hasMore": self.has_more, "nextCursor": self.next_cursor}
+
+
+def page_from_rows(rows: list[Any], request: PageRequest) -> "Page[Any]":
+    """Rows were fetched with limit + 1: the extra row only says there is more."""
+    has_more = len(rows) > request.limit
+    items = rows[: request.limit]
+    next_cursor = Cursor(items[-1].created_at, items[-1].id).encode() if has_more else None
+    return Page(items, request.limit, has_more, next_cursor)

@@ -1,0 +1,52 @@
+"""Payments: integer minor units, statuses enforced by PostgreSQL."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from payments_core.db.columns import created_at_field, optional_timestamp_field, updated_at_field
+from payments_core.payments.status import PaymentStatus
+
+_STATUSES = ", ".join(f"'{member.value}'" for member in PaymentStatus)
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_payments_amount_positive"),
+        CheckConstraint(
+            "amount_refunded >= 0 AND amount_refunded <= amount", name="ck_payments_refunded"
+        ),
+        CheckConstraint(f"status IN ({_STATUSES})", name="ck_payments_status"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_payments_currency"),
+        UniqueConstraint(
+            "merchant_id", "merchant_reference", name="uq_payments_merchant_reference"
+        ),
+        Index("ix_payments_merchant_created", "merchant_id", text("created_at DESC"), "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    merchant_id: uuid.UUID = Field(foreign_key="merchants.id", ondelete="RESTRICT")
+    payment_method_id: uuid.UUID = Field(foreign_key="payment_methods.id", ondelete="RESTRICT")
+    reference: str = Field(max_length=40, unique=True)
+    merchant_reference: str | None = Field(default=None, max_length=255)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    status: str = Field(default=PaymentStatus.PENDING.value, max_length=20)
+    description: str | None = Field(default=None, max_length=1000)
+    metadata_: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    failure_reason: str | None = Field(default=None, max_length=50)
+    gateway_reference: str | None = Field(default=None, max_length=100)
+    amount_refunded: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+    completed_at: datetime | None = optional_timestamp_field()

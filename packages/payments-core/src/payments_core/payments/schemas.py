@@ -1,0 +1,74 @@
+"""Payment wire models; `PaymentOut` is also the `data.payment` of every payment event."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, StrictInt
+
+from payments_core.metadata import validate_metadata
+from payments_core.money import MAX_AMOUNT_MINOR_UNITS
+from payments_core.payments.models import Payment
+from payments_core.payments.status import PaymentStatus
+from payments_core.schemas import RequestModel, ResponseModel, Timestamp
+
+Metadata = Annotated[dict[str, Any], AfterValidator(validate_metadata)]
+
+
+class PaymentCreate(RequestModel):
+    amount: StrictInt = Field(
+        gt=0, le=MAX_AMOUNT_MINOR_UNITS, description="minor units (kobo, cents)", examples=[100000]
+    )
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", examples=["NGN"])
+    payment_method_id: uuid.UUID
+    reference: str | None = Field(
+        default=None, min_length=1, max_length=255, description="the merchant's own reference"
+    )
+    description: str | None = Field(default=None, max_length=1000)
+    metadata: Metadata = Field(default_factory=dict, examples=[{"orderId": "TEST-001"}])
+
+
+class PaymentFilters(RequestModel):
+    status: PaymentStatus | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+class PaymentOut(ResponseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    reference: str
+    merchant_reference: str | None
+    amount: int
+    currency: str
+    status: str
+    description: str | None
+    metadata: dict[str, Any]
+    payment_method_id: uuid.UUID
+    failure_reason: str | None
+    gateway_reference: str | None
+    amount_refunded: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    completed_at: Timestamp | None
+
+    @classmethod
+    def of(cls, payment: Payment) -> "PaymentOut":
+        return cls(
+            id=payment.id,
+            merchant_id=payment.merchant_id,
+            reference=payment.reference,
+            merchant_reference=payment.merchant_reference,
+            amount=payment.amount,
+            currency=payment.currency,
+            status=payment.status,
+            description=payment.description,
+            metadata=payment.metadata_,
+            payment_method_id=payment.payment_method_id,
+            failure_reason=payment.failure_reason,
+            gateway_reference=payment.gateway_reference,
+            amount_refunded=payment.amount_refunded,
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+            completed_at=payment.completed_at,
+        )

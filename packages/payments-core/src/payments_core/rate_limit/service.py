@@ -1,0 +1,65 @@
+"""Fixed-window rate limiting in PostgreSQL: one upsert per request, exact across replicas."""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+WINDOW_SECONDS = 60
+
+_HIT = text(
+    """
+    INSERT INTO rate_limit_counters AS c (bucket, window_start, count)
+    VALUES (:bucket, :window_start, 1)
+    ON CONFLICT (bucket, window_start) DO UPDATE SET count = c.count + 1
+    RETURNING c.count
+    """
+)
+_PURGE = text("DELETE FROM rate_limit_counters WHERE window_start < :cutoff")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset_at: int  # Unix seconds when the window ends
+
+    @property
+    def exceeded(self) -> bool:
+        return self.remaining < 0
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(self.remaining, 0)),
+            "X-RateLimit-Reset": str(self.reset_at),
+        }
+
+    def retry_after(self, now: float | None = None) -> int:
+        return max(1, self.reset_at - int(now if now is not None else time.time()))
+
+
+class RateLimiter:
+    def __init__(self, engine: AsyncEngine, limit_per_minute: int) -> None:
+        self._engine = engine
+        self._limit = limit_per_minute
+
+    async def hit(self, bucket: str, now: float | None = None) -> RateLimitState:
+        moment = now if now is not None else time.time()
+        window_start = int(moment) - int(moment) % WINDOW_SECONDS
+        async with self._engine.begin() as connection:
+            count = (
+                await connection.execute(
+                    _HIT,
+                    {"bucket": bucket, "window_start": datetime.fromtimestamp(window_start, UTC)},
+                )
+            ).scalar_one()
+        return RateLimitState(self._limit, self._limit - count, window_start + WINDOW_SECONDS)
+
+    async def purge_old_windows(self, now: float | None = None) -> None:
+        moment = now if now is not None else time.time()
+        cutoff = datetime.fromtimestamp(moment - 2 * WINDOW_SECONDS, UTC)
+        async with self._engine.begin() as connection:
+            await connection.execute(_PURGE, {"cutoff": cutoff})

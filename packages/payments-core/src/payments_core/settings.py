@@ -1,0 +1,95 @@
+"""Configuration from the environment, validated once at start (CONTRACT.md §4).
+
+Each process loads the settings class it needs with `load_settings`; a missing or malformed
+variable stops the process with one line naming it, instead of failing later mid-request.
+"""
+
+import sys
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_CURRENCIES = ("NGN", "USD", "EUR", "GBP", "KES", "GHS", "ZAR")
+
+
+class CoreSettings(BaseSettings):
+    """Settings every service shares: database, AWS, logging."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    database_url: str = Field(description="postgresql://user:pass@host:port/db")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    payment_events_topic: str = Field(default="payment-events", min_length=1)
+    enable_sns_publishing: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("aws_endpoint_url")
+    @classmethod
+    def _empty_means_real_aws(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class ApiSettings(CoreSettings):
+    """The API process: operator auth, rate limits, CORS, currencies."""
+
+    admin_api_token: str = Field(min_length=16)
+    rate_limit_per_minute: int = Field(default=100, ge=1)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    supported_currencies: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CURRENCIES
+    max_body_bytes: int = 64 * 1024
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator("cors_origins", "supported_currencies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("supported_currencies")
+    @classmethod
+    def _iso_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = tuple(code.upper() for code in value)
+        if not codes or any(len(code) != 3 or not code.isalpha() for code in codes):
+            raise ValueError("must be comma-separated three-letter ISO 4217 codes")
+        return codes
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line naming every variable that is missing or malformed."""
+    problems = []
+    for item in error.errors():
+        variable = "_".join(str(part) for part in item["loc"]).upper()
+        if item["type"] == "missing":
+            problems.append(f"{variable} is required but not set")
+        else:
+            problems.append(f"{variable} is invalid: {item['msg']}")
+    return "configuration error: " + "; ".join(problems)
+
+
+def load_settings(settings_class: type[SettingsT]) -> SettingsT:
+    """Build settings from the environment or exit(2) with one clear line on stderr."""
+    try:
+        return settings_class()
+    except ValidationError as error:
+        print(describe_settings_error(error), file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None

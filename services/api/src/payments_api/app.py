@@ -1,0 +1,91 @@
+"""The FastAPI application: routes under /api/v1, the edge middleware, the background relay."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+
+from payments_api.background import background_work
+from payments_api.edge import EdgeMiddleware
+from payments_api.errors import install_error_handlers
+from payments_api.routes import health, merchants, payment_methods, payments
+from payments_api.state import ApiState
+from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.gateway.sandbox import SandboxConnector
+from payments_core.rate_limit.service import RateLimiter
+from payments_core.settings import ApiSettings
+
+PREFIX = "/api/v1"
+UNLIMITED_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/health/ready", "/metrics"})
+
+DESCRIPTION = """
+Merchants create payments; a durable workflow carries each one to a terminal state; outcomes
+arrive as signed webhooks. Authenticate with `X-API-Key: sk_test_…` (or `Authorization: Bearer`).
+Every error uses one envelope: `{statusCode, error: {type, code, message, param}, message, path,
+method, timestamp, correlationId}`. POST requests accept an `Idempotency-Key`.
+"""
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    session_factory = create_session_factory(engine)
+    rate_limiter = RateLimiter(engine, settings.rate_limit_per_minute)
+    state = ApiState(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        connector=SandboxConnector(session_factory),
+        rate_limiter=rate_limiter,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with background_work(state):
+            yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Payments Platform API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.api = state
+    install_error_handlers(app)
+    for module in (health, merchants, payment_methods, payments):
+        app.include_router(module.router, prefix=PREFIX)
+    _install_docs(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key",
+                           "X-Correlation-ID"],
+            expose_headers=["X-Correlation-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                            "X-RateLimit-Reset", "Retry-After", "Idempotent-Replayed"],
+        )  # fmt: skip
+    app.add_middleware(
+        EdgeMiddleware,
+        rate_limiter=rate_limiter,
+        max_body_bytes=settings.max_body_bytes,
+        unlimited_paths=UNLIMITED_PATHS,
+    )
+    return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    @app.get(f"{PREFIX}/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=f"{PREFIX}/openapi.json", title=app.title)
+
+    @app.get(f"{PREFIX}/docs-json", include_in_schema=False)
+    async def openapi_alias(_: Request) -> JSONResponse:
+        return JSONResponse(app.openapi())

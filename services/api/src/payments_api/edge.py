@@ -1,0 +1,162 @@
+"""The outermost ASGI layer: correlation ids, security headers, body limit, rate limit, 500s.
+
+Written as plain ASGI (not BaseHTTPMiddleware) because it runs on every request; it also turns
+unexpected exceptions into the contract's 500 envelope so no response escapes without headers.
+"""
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+from starlette.exceptions import HTTPException
+
+from payments_api.responses import error_body
+from payments_core.rate_limit.service import RateLimiter, RateLimitState
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = structlog.get_logger()
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+_VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class EdgeMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rate_limiter: RateLimiter,
+        max_body_bytes: int,
+        unlimited_paths: frozenset[str],
+    ) -> None:
+        self.app = app
+        self.rate_limiter = rate_limiter
+        self.max_body_bytes = max_body_bytes
+        self.unlimited_paths = unlimited_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        correlation_id = headers.get("x-correlation-id", "")
+        if not _VALID_CORRELATION_ID.match(correlation_id):
+            correlation_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        extra_headers = [*SECURITY_HEADERS, (b"x-correlation-id", correlation_id.encode())]
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), *extra_headers]
+            await send(message)
+
+        def reject(status: int, error_type: str, code: str, text: str) -> Awaitable[None]:
+            body = error_body(
+                status_code=status,
+                error_type=error_type,
+                code=code,
+                message=text,
+                param=None,
+                path=scope["path"],
+                method=scope["method"],
+                correlation_id=correlation_id,
+            )
+            return _send_json(send_with_headers, status, body)
+
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                await reject(413, "invalid_request_error", "payload_too_large", self._too_large())
+                return
+            if scope["path"] not in self.unlimited_paths:
+                limit = await self._count(scope, headers)
+                if limit is not None:
+                    extra_headers.extend(
+                        (name.lower().encode(), value.encode())
+                        for name, value in limit.headers().items()
+                    )
+                    if limit.exceeded:
+                        extra_headers.append((b"retry-after", str(limit.retry_after()).encode()))
+                        await reject(
+                            429, "rate_limit_error", "rate_limit_exceeded", "too many requests"
+                        )
+                        return
+            try:
+                await self.app(scope, self._limited(receive), send_with_headers)
+            except Exception:
+                log.exception("api.unhandled_error", path=scope["path"], method=scope["method"])
+                if not started:
+                    await reject(500, "api_error", "internal_error", "an internal error occurred")
+
+    def _too_large(self) -> str:
+        return f"request body must be at most {self.max_body_bytes // 1024} KiB"
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # An HTTPException survives FastAPI's body parsing and reaches our handler.
+                    raise HTTPException(413, self._too_large())
+            return message
+
+        return receive_limited
+
+    async def _count(self, scope: Scope, headers: dict[str, str]) -> RateLimitState | None:
+        try:
+            return await self.rate_limiter.hit(_bucket(scope, headers))
+        except Exception:  # the limiter must never be why a request fails
+            log.warning("api.rate_limit_unavailable", exc_info=True)
+            return None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def _bucket(scope: Scope, headers: dict[str, str]) -> str:
+    """Per credential (hashed, valid or not) when one is presented, else per client address."""
+    credential = headers.get("x-api-key") or headers.get("authorization", "").removeprefix(
+        "Bearer "
+    )
+    if credential:
+        return "cred:" + hashlib.sha256(credential.encode()).hexdigest()[:40]
+    client = scope.get("client")
+    return "ip:" + (client[0] if client else "unknown")
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,86 @@
+"""Run a POST's work under its Idempotency-Key (Stripe semantics, CONTRACT.md §1)."""
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import JSONResponse
+
+from payments_api.errors import payments_error_body
+from payments_api.state import ApiState
+from payments_core.db.session import transaction
+from payments_core.errors import PaymentsError
+from payments_core.idempotency import service as idempotency
+from payments_core.idempotency.service import StoredResponse
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe key: the same key and body replay the first response for 24 h",
+    ),
+]
+
+Work = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+async def run_idempotent(
+    request: Request,
+    state: ApiState,
+    session: AsyncSession,
+    merchant_id: uuid.UUID | None,
+    key: str | None,
+    work: Work,
+) -> JSONResponse:
+    """Do `work` in `session`'s transaction; with a key, claim it first and store the outcome."""
+    if key is None:
+        status_code, body = await work()
+        await session.commit()
+        return JSONResponse(body, status_code)
+
+    method, path = request.method, request.url.path
+    fingerprint = idempotency.fingerprint(_json_or_none(await request.body()))
+    async with transaction(state.session_factory) as claim_session:
+        stored = await idempotency.claim(claim_session, merchant_id, key, method, path, fingerprint)
+    if stored is not None:
+        return JSONResponse(
+            stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        status_code, body = await work()
+        await idempotency.store(session, merchant_id, key, StoredResponse(status_code, body))
+        await session.commit()
+        return JSONResponse(body, status_code)
+    except PaymentsError as error:
+        await session.rollback()
+        if error.status_code == 400 or error.status_code >= 500:
+            await _release(state, merchant_id, key)
+            raise
+        # A business refusal (404, 409) is the request's outcome: replay it like a success.
+        body = payments_error_body(request, error)
+        async with transaction(state.session_factory) as store_session:
+            await idempotency.store(
+                store_session, merchant_id, key, StoredResponse(error.status_code, body)
+            )
+        return JSONResponse(body, error.status_code)
+    except BaseException:
+        await session.rollback()
+        await _release(state, merchant_id, key)
+        raise
+
+
+async def _release(state: ApiState, merchant_id: uuid.UUID | None, key: str) -> None:
+    async with transaction(state.session_factory) as session:
+        await idempotency.release(session, merchant_id, key)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode("utf-8", "replace")

@@ -1,0 +1,91 @@
+"""Payments of the calling merchant."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import JSONResponse
+
+from payments_api.deps import CurrentMerchant, PageDep, SessionDep, StateDep, parse_id
+from payments_api.idempotent import IdempotencyKeyHeader, run_idempotent
+from payments_api.responses import Envelope, ListEnvelope, error_responses, page_body, success
+from payments_core.payments import repository as payments
+from payments_core.payments import service
+from payments_core.payments.schemas import PaymentCreate, PaymentFilters, PaymentOut
+from payments_core.payments.status import PaymentStatus
+
+router = APIRouter(tags=["payments"])
+
+
+@router.post(
+    "/payments",
+    status_code=201,
+    summary="Create a payment (status pending; processed asynchronously)",
+    response_model=Envelope[PaymentOut],
+    responses=error_responses(409, 422),
+)
+async def create_payment(
+    body: PaymentCreate,
+    request: Request,
+    principal: CurrentMerchant,
+    state: StateDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    async def work() -> tuple[int, dict[str, Any]]:
+        payment = await service.create(
+            session,
+            principal.id,
+            body,
+            supported_currencies=state.settings.supported_currencies,
+        )
+        data = PaymentOut.of(payment).to_json()
+        return 201, success(data, "Payment initialized successfully", 201)
+
+    return await run_idempotent(request, state, session, principal.id, idempotency_key, work)
+
+
+@router.get(
+    "/payments",
+    summary="List payments, newest first",
+    response_model=ListEnvelope[PaymentOut],
+    responses=error_responses(),
+)
+async def list_payments(
+    principal: CurrentMerchant,
+    session: SessionDep,
+    page: PageDep,
+    status: Annotated[PaymentStatus | None, Query()] = None,
+    created_from: Annotated[datetime | None, Query(alias="createdFrom")] = None,
+    created_to: Annotated[datetime | None, Query(alias="createdTo")] = None,
+) -> dict[str, Any]:
+    filters = PaymentFilters(status=status, created_from=created_from, created_to=created_to)
+    result = await payments.list_page(session, principal.id, filters, page)
+    items = [PaymentOut.of(payment).to_json() for payment in result.items]
+    return page_body(result, items, "Payments retrieved successfully")
+
+
+@router.get(
+    "/payments/reference/{reference}",
+    summary="Get a payment by its PAY-… reference or the merchant's own",
+    response_model=Envelope[PaymentOut],
+    responses=error_responses(),
+)
+async def get_payment_by_reference(
+    reference: str, principal: CurrentMerchant, session: SessionDep
+) -> dict[str, Any]:
+    payment = await service.get_by_reference(session, principal.id, reference)
+    return success(PaymentOut.of(payment).to_json(), "Payment retrieved successfully")
+
+
+@router.get(
+    "/payments/{payment_id}",
+    summary="Get a payment",
+    response_model=Envelope[PaymentOut],
+    responses=error_responses(),
+)
+async def get_payment(
+    payment_id: str, principal: CurrentMerchant, session: SessionDep
+) -> dict[str, Any]:
+    payment = await service.get(session, principal.id, parse_id(payment_id, "payment"))
+    return success(PaymentOut.of(payment).to_json(), "Payment retrieved successfully")
