@@ -1,0 +1,76 @@
+"""Helpers shared by the API tests (imported by conftest and by test modules)."""
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from payments_core.settings import ApiSettings
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+TEST_CARD = {"number": "4242424242424242", "expMonth": 12, "expYear": 2035, "cvc": "123"}
+
+
+def unique_email() -> str:
+    return f"m-{uuid.uuid4().hex[:12]}@example.test"
+
+
+def api_settings(database_url: str, **overrides: Any) -> ApiSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "admin_api_token": ADMIN_TOKEN,
+        "rate_limit_per_minute": 100_000,
+        "enable_sns_publishing": False,
+        "log_format": "console",
+    }
+    values.update(overrides)
+    return ApiSettings(**values)
+
+
+@asynccontextmanager
+async def running_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (relay, clean-up) running, and a client speaking ASGI to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver/api/v1"
+        ) as client:
+            yield client
+
+
+@dataclass
+class MerchantFixture:
+    id: str
+    email: str
+    api_key: str
+    body: dict[str, Any]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.api_key}
+
+
+OnboardMerchant = Callable[..., Awaitable[MerchantFixture]]
+
+
+def assert_error(
+    response: httpx.Response, status: int, error_type: str, code: str | None = None
+) -> dict[str, Any]:
+    """The contract's error object, whole, with the expected status, type and code."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["statusCode"] == status
+    assert body["error"]["type"] == error_type
+    if code is not None:
+        assert body["error"]["code"] == code
+    assert body["message"] == body["error"]["message"] and body["message"]
+    assert body["path"] == response.request.url.path
+    assert body["method"] == response.request.method
+    assert body["timestamp"].endswith("Z")
+    assert body["correlationId"] == response.headers["x-correlation-id"]
+    return body

@@ -1,0 +1,66 @@
+"""A missing or malformed setting stops the process at start with one line naming it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from payments_core.settings import ApiSettings, describe_settings_error
+
+
+def run_api(
+    env_overrides: dict[str, str], drop: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key not in drop}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-m", "payments_api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "drop", "variable"),
+    [
+        ({"ADMIN_API_TOKEN": "x" * 20}, ("DATABASE_URL",), "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://nope"}, (), "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://u@h/db"}, ("ADMIN_API_TOKEN",), "ADMIN_API_TOKEN"),
+        (
+            {"DATABASE_URL": "postgresql://u@h/db", "ADMIN_API_TOKEN": "short"},
+            (),
+            "ADMIN_API_TOKEN",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://u@h/db", "ADMIN_API_TOKEN": "x" * 20,
+             "RATE_LIMIT_PER_MINUTE": "lots"},
+            (),
+            "RATE_LIMIT_PER_MINUTE",
+        ),
+    ],
+)  # fmt: skip
+def test_bad_configuration_stops_the_api_naming_the_variable(
+    overrides: dict[str, str], drop: tuple[str, ...], variable: str
+) -> None:
+    result = run_api(overrides, drop)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error:") and variable in lines[0]
+
+
+def test_describe_settings_error_names_every_problem() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ApiSettings(
+            _env_file=None,
+            database_url="postgresql://u@h/db",
+            admin_api_token="short",
+            rate_limit_per_minute=0,
+        )  # type: ignore[call-arg]
+    line = describe_settings_error(caught.value)
+    assert "ADMIN_API_TOKEN" in line and "RATE_LIMIT_PER_MINUTE" in line
