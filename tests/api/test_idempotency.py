@@ -7,6 +7,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments_api.idempotent import SHOWN_ONCE_PLACEHOLDER
 from payments_core.idempotency.service import fingerprint
 from tests.api.support import OPERATOR, MerchantFixture, assert_error, unique_email
 
@@ -208,9 +209,13 @@ async def test_operator_onboarding_is_idempotent_too(client: httpx.AsyncClient) 
     headers = {**OPERATOR, "Idempotency-Key": body["email"]}
     first = await client.post("/merchants", json=body, headers=headers)
     again = await client.post("/merchants", json=body, headers=headers)
-    assert first.status_code == 201
-    assert again.json() == first.json()
+    assert first.status_code == again.status_code == 201
     assert again.headers["idempotent-replayed"] == "true"
+    # The same merchant, not a second one; its key is shown once and never stored in clear.
+    replayed, original = again.json()["data"], first.json()["data"]
+    assert replayed["id"] == original["id"]
+    assert replayed["apiKey"] == SHOWN_ONCE_PLACEHOLDER != original["apiKey"]
+    assert {**replayed, "apiKey": None} == {**original, "apiKey": None}
 
 
 async def _wait_for_claim(engine: AsyncEngine, merchant: MerchantFixture) -> None:

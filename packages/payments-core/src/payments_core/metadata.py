@@ -1,5 +1,6 @@
 """Metadata rules of the contract: ≤ 50 keys, keys ≤ 40 characters, scalar values ≤ 500."""
 
+import math
 from typing import Any
 
 MAX_KEYS = 50
@@ -19,4 +20,6 @@ def validate_metadata(value: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"metadata values must be at most {MAX_VALUE_LENGTH} characters")
         elif not isinstance(item, int | float | bool):
             raise ValueError("metadata values must be strings, numbers or booleans")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("metadata numbers must be finite")
     return value

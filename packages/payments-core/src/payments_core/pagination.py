@@ -31,7 +31,7 @@ class Cursor:
             padded = token + "=" * (-len(token) % 4)
             created_at, item_id = json.loads(base64.urlsafe_b64decode(padded))
             return cls(datetime.fromisoformat(created_at), uuid.UUID(item_id))
-        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        except (ValueError, TypeError, AttributeError, binascii.Error):
             raise InvalidRequest(
                 "cursor is not a valid pagination cursor", param="cursor"
             ) from None

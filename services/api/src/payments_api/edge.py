@@ -7,6 +7,7 @@ unexpected exceptions into the contract's 500 envelope so no response escapes wi
 import hashlib
 import json
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -60,12 +61,21 @@ class EdgeMiddleware:
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         extra_headers = [*SECURITY_HEADERS, (b"x-correlation-id", correlation_id.encode())]
         started = False
+        began = time.perf_counter()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [*message.get("headers", []), *extra_headers]
+                if scope["path"] not in self.unlimited_paths:  # probes would drown the log
+                    log.info(
+                        "api.request",
+                        method=scope["method"],
+                        path=scope["path"],
+                        status=message["status"],
+                        duration_ms=round((time.perf_counter() - began) * 1000, 1),
+                    )
             await send(message)
 
         def reject(status: int, error_type: str, code: str, text: str) -> Awaitable[None]:

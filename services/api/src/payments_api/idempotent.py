@@ -28,6 +28,11 @@ IdempotencyKeyHeader = Annotated[
 
 Work = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 
+# Secrets are shown once and never stored in clear, not even inside a stored response: a replay
+# answers with the same status and object, and this placeholder in place of the secret.
+SHOWN_ONCE_FIELDS = frozenset({"apiKey", "webhookSecret", "secret"})
+SHOWN_ONCE_PLACEHOLDER = "redacted: shown only in the first response"
+
 
 async def run_idempotent(
     request: Request,
@@ -53,7 +58,8 @@ async def run_idempotent(
         )
     try:
         status_code, body = await work()
-        await idempotency.store(session, merchant_id, key, StoredResponse(status_code, body))
+        stored_response = StoredResponse(status_code, _without_secrets(body))
+        await idempotency.store(session, merchant_id, key, stored_response)
         await session.commit()
         return JSONResponse(body, status_code)
     except PaymentsError as error:
@@ -77,6 +83,17 @@ async def run_idempotent(
 async def _release(state: ApiState, merchant_id: uuid.UUID | None, key: str) -> None:
     async with transaction(state.session_factory) as session:
         await idempotency.release(session, merchant_id, key)
+
+
+def _without_secrets(body: dict[str, Any]) -> dict[str, Any]:
+    data = body.get("data")
+    if not isinstance(data, dict) or not SHOWN_ONCE_FIELDS & data.keys():
+        return body
+    redacted = {
+        name: SHOWN_ONCE_PLACEHOLDER if name in SHOWN_ONCE_FIELDS else value
+        for name, value in data.items()
+    }
+    return {**body, "data": redacted}
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -8,7 +8,10 @@ from sqlmodel import Field
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: the precision the API shows, so a shown `createdAt` used as a
+    filter bound (`createdTo`) or compared by a client matches the stored value exactly."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def created_at_field() -> Any:

@@ -1,4 +1,4 @@
-"""Add an event to the outbox inside the caller's transaction; the relay publishes it after commit."""
+"""Stage an event in the outbox, in the caller's transaction; published after commit."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, Field, SecretStr, StrictInt, model_validator
+from pydantic import AfterValidator, Field, SecretStr, StrictInt, field_validator, model_validator
 
 from payments_core.metadata import validate_metadata
 from payments_core.payment_methods.models import PaymentMethod
@@ -28,11 +28,12 @@ class CardInput(RequestModel):
     exp_year: StrictInt = Field(ge=2000, le=2100, examples=[2030])
     cvc: Annotated[SecretStr, AfterValidator(_digits_only)] = Field(examples=["123"])
 
-    @model_validator(mode="after")
-    def _cvc_length(self) -> Self:
-        if not 3 <= len(self.cvc.get_secret_value()) <= 4:
+    @field_validator("cvc")
+    @classmethod
+    def _cvc_length(cls, value: SecretStr) -> SecretStr:
+        if not 3 <= len(value.get_secret_value()) <= 4:
             raise ValueError("cvc must be 3 or 4 digits")
-        return self
+        return value
 
 
 class PaymentMethodCreate(RequestModel):

@@ -80,9 +80,14 @@ async def get(session: AsyncSession, merchant_id: uuid.UUID, payment_id: uuid.UU
 async def get_by_reference(
     session: AsyncSession, merchant_id: uuid.UUID, reference: str
 ) -> Payment:
-    payment = await repository.get_by_reference(session, merchant_id, reference)
+    # A NUL cannot be stored, so no payment has it: answer as for any unknown reference.
+    payment = (
+        None
+        if "\x00" in reference
+        else await repository.get_by_reference(session, merchant_id, reference)
+    )
     if payment is None:
-        raise NotFound(f"no payment with reference {reference}", param="reference")
+        raise NotFound(f"no payment with reference {reference[:64]!r}", param="reference")
     return payment
 
 
