@@ -1,0 +1,264 @@
+"""`make up`: the whole platform on one machine from PyPI wheels, no containers.
+
+PostgreSQL, the AWS emulator and Temporal start in parallel; then migrations, AWS provisioning
+and the demo merchant run in-process; then our services start as supervised children. Ctrl-C or
+SIGTERM stops everything; any component that fails stops everything with one line naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from payments_core.devstack.environment import Ports, admin_token, service_environment
+from payments_core.devstack.errors import DevstackError
+from payments_core.devstack.moto_server import MotoServer
+from payments_core.devstack.postgres import EmbeddedPostgres
+from payments_core.devstack.processes import (
+    StopRequested,
+    StopSignals,
+    Supervisor,
+    check_port_free,
+    port_accepts_connections,
+    wait_until,
+)
+from payments_core.devstack.services import APP_SERVICES, AppService
+from payments_core.devstack.temporal import TemporalDevServer
+from payments_core.devstack.unconsumed_queues import QueuePurger
+
+# Nothing reads these queues locally: keep an hour of events for inspection, no more. (moto
+# hides expired messages but never deletes them, and an expired message at the head of a queue
+# hides newer ones from ReceiveMessage: so the retention is not minutes, and QueuePurger bounds
+# the depth.)
+UNCONSUMED_QUEUE_RETENTION_SECONDS = 3600
+UNCONSUMED_QUEUE_CHECK_SECONDS = 30
+SERVICE_READY_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Demo:
+    merchant_id: str
+    merchant_email: str
+    api_key: str
+    payment_method_id: str
+
+
+class Progress:
+    """One line per step, with the time since `make up` started."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+        self._started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        elapsed = time.monotonic() - self._started
+        self._supervisor.writer.line("devstack", f"[{elapsed:5.1f}s] {message}")
+
+
+def up(repo: Path, env: Mapping[str, str]) -> int:
+    supervisor = Supervisor()
+    progress = Progress(supervisor)
+    StopSignals(on_repeat=lambda: _kill_everything(supervisor, progress)).install()
+    purger: QueuePurger | None = None
+    try:
+        purger = _start_stack(repo, env, supervisor, progress)
+        exited = supervisor.wait_for_unexpected_exit()
+        progress(f"error: {supervisor.describe_exit(exited)}; stopping everything")
+        return 1
+    except DevstackError as error:
+        progress(f"error: {error}; stopping everything")
+        return 1
+    except StopRequested as stop:
+        progress(f"{stop.signal_name} received; stopping everything")
+        return 0
+    finally:
+        if purger is not None:
+            purger.stop()
+        supervisor.stop_all()
+        progress("stopped")
+
+
+def _kill_everything(supervisor: Supervisor, progress: Progress) -> None:
+    progress("stop requested again: killing everything now")
+    supervisor.kill_all()
+
+
+def _start_stack(
+    repo: Path, env: Mapping[str, str], supervisor: Supervisor, progress: Progress
+) -> QueuePurger:
+    data = repo / ".data"
+    logs = data / "logs"
+    ports = Ports.from_env(env)
+    external_database_url = env.get("DATABASE_URL") or None
+    services = [service for service in APP_SERVICES if service.exists()]
+
+    wanted_ports = [ports.api, ports.moto, ports.temporal, ports.temporal_ui]
+    if external_database_url is None:
+        wanted_ports.append(ports.postgres)
+    for port in wanted_ports:
+        check_port_free(port.number, port.name, port.env_var)
+    progress("ports free: " + ", ".join(f"{p.number} ({p.name})" for p in wanted_ports))
+
+    # Slowest first; each one initialises while the next is being launched.
+    moto = MotoServer(ports.moto.number, log_file=logs / "moto.log")
+    moto.spawn(supervisor)
+    temporal = TemporalDevServer(
+        data / "temporal.db",
+        port=ports.temporal.number,
+        ui_port=ports.temporal_ui.number,
+        log_file=logs / "temporal.log",
+    )
+    temporal.spawn(supervisor)
+    postgres: EmbeddedPostgres | None = None
+    if external_database_url is None:
+        postgres = EmbeddedPostgres(
+            data / "postgres", ports.postgres.number, log_file=logs / "postgres.log"
+        )
+        postgres.spawn(supervisor)
+
+    # Each in-process step runs as soon as what it needs is up, while the rest still boots.
+    if postgres is not None:
+        postgres.wait_ready()
+        progress(f"postgres ready: {postgres.database_url}")
+    else:
+        progress("postgres: using DATABASE_URL from the environment")
+    database_url = external_database_url or (postgres.database_url if postgres else "")
+    _migrate(database_url)
+    progress("migrations at head")
+
+    moto.wait_ready()
+    progress(f"AWS emulator ready: {moto.endpoint_url}")
+    service_env = service_environment(
+        env,
+        database_url=database_url,
+        aws_endpoint_url=moto.endpoint_url,
+        temporal_address=temporal.address,
+        api_port=ports.api.number,
+        admin_api_token=admin_token(env, data / "admin-token"),
+    )
+    # In-process steps (provisioning, seeding) read the same settings as the services.
+    os.environ.update(service_env)
+    purger = _provision(service_env, services)
+    progress("SNS topic and SQS queues provisioned")
+    demo = _seed(database_url, data / "demo.json")
+    progress("demo merchant ready" if demo else "demo seed skipped: payments_api.seed not found")
+
+    temporal.wait_ready()
+    progress(f"temporal ready: {temporal.address}, UI http://127.0.0.1:{ports.temporal_ui.number}")
+
+    for service in services:
+        process = supervisor.start(service.spec(service_env, repo))
+        if service.port_env is not None:
+            service_port = int(service_env[service.port_env])
+            wait_until(
+                functools.partial(port_accepts_connections, service_port),
+                what=service.name,
+                timeout=SERVICE_READY_TIMEOUT_SECONDS,
+                process=process,
+            )
+        progress(f"{service.name} started")
+    missing = [service.name for service in APP_SERVICES if service not in services]
+    if missing:
+        progress("not written yet, not started: " + ", ".join(missing))
+
+    summary = _summary(ports, database_url, service_env["ADMIN_API_TOKEN"], demo, logs)
+    supervisor.writer.block("devstack", ["", *summary])
+    return purger
+
+
+def _migrate(database_url: str) -> None:
+    from payments_core.migrations.runner import upgrade
+
+    try:
+        upgrade(database_url)
+    except Exception as error:
+        raise DevstackError(f"migrations failed: {_first_line(error)}") from error
+
+
+def _provision(env: Mapping[str, str], services: list[AppService]) -> QueuePurger:
+    from payments_core.aws.provisioning import provision
+    from payments_core.aws.topology import QUEUES
+    from payments_core.settings import CoreSettings
+
+    consumed = {queue for service in services for queue in service.consumes}
+    unconsumed = [queue.name for queue in QUEUES if queue.name not in consumed]
+    retention = dict.fromkeys(unconsumed, UNCONSUMED_QUEUE_RETENTION_SECONDS)
+    try:
+        resources = asyncio.run(provision(CoreSettings(), retention_seconds=retention))
+    except Exception as error:
+        raise DevstackError(f"AWS provisioning failed: {_first_line(error)}") from error
+    return QueuePurger(
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region=env["AWS_REGION"],
+        queue_urls=[resources.queues[name].url for name in unconsumed],
+        every_seconds=UNCONSUMED_QUEUE_CHECK_SECONDS,
+    ).start()
+
+
+def _seed(database_url: str, state_file: Path) -> Demo | None:
+    try:
+        from payments_api.seed import seed_demo  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError as error:
+        if error.name in ("payments_api", "payments_api.seed"):
+            return None
+        raise
+    try:
+        seeded: Any = asyncio.run(seed_demo(database_url, state_file=state_file))
+    except Exception as error:
+        raise DevstackError(f"demo seed failed: {_first_line(error)}") from error
+    return Demo(
+        merchant_id=str(seeded.merchant_id),
+        merchant_email=str(seeded.merchant_email),
+        api_key=str(seeded.api_key),
+        payment_method_id=str(seeded.payment_method_id),
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _without_password(url: str) -> str:
+    """An exported DATABASE_URL may carry a password; terminals and CI logs need not see it."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def _summary(
+    ports: Ports, database_url: str, admin_api_token: str, demo: Demo | None, logs: Path
+) -> list[str]:
+    api = f"http://127.0.0.1:{ports.api.number}/api/v1"
+    lines = [
+        "The payment platform is running (Ctrl-C stops everything; data stays in .data/):",
+        f"  API                {api}",
+        f"  API docs           {api}/docs",
+        f"  Temporal UI        http://127.0.0.1:{ports.temporal_ui.number}",
+        f"  Temporal gRPC      127.0.0.1:{ports.temporal.number}",
+        f"  AWS emulator       http://127.0.0.1:{ports.moto.number}",
+        f"  PostgreSQL         {_without_password(database_url)}",
+        f"  logs               {logs}/ (postgres, moto, temporal)",
+        f"  admin token        {admin_api_token}",
+    ]
+    if demo is None:
+        return lines
+    lines += [
+        f"  demo merchant      {demo.merchant_id} ({demo.merchant_email})",
+        f"  demo API key       {demo.api_key}",
+        f"  payment method     {demo.payment_method_id}",
+        "",
+        "Create a payment:",
+        f"  curl -sS -X POST {api}/payments \\",
+        "    -H 'Content-Type: application/json' \\",
+        f"    -H 'X-API-Key: {demo.api_key}' \\",
+        '    -H "Idempotency-Key: demo-$(date +%s)" \\',
+        f'    -d \'{{"amount": 500000, "currency": "NGN", "paymentMethodId": '
+        f'"{demo.payment_method_id}", "description": "Demo payment"}}\'',
+    ]
+    return lines

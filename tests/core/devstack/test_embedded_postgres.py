@@ -1,0 +1,56 @@
+"""The embedded PostgreSQL starts from the wheel, takes TCP connections and keeps its data."""
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from payments_core.devstack.postgres import EmbeddedPostgres
+from payments_core.devstack.processes import find_free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    # Under /tmp rather than tmp_path: the unprivileged postgres user must traverse the prefix.
+    directory = Path(tempfile.mkdtemp(prefix="devstack-pg-test-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_a_restart_on_the_same_data_dir_keeps_the_data(scratch_dir: Path) -> None:
+    data_dir = scratch_dir / "data"
+    with EmbeddedPostgres(data_dir, find_free_port(), fsync=False) as first:
+        assert first.database_url.startswith("postgresql://postgres@127.0.0.1:")
+        assert first.database_url.endswith("/payments")
+        connection = await asyncpg.connect(first.database_url)
+        try:
+            await connection.execute("CREATE TABLE kept (value text)")
+            await connection.execute("INSERT INTO kept VALUES ('still here')")
+        finally:
+            await connection.close()
+
+    # A different port on purpose: nothing about the first run may be cached but the data dir.
+    with EmbeddedPostgres(data_dir, find_free_port(), fsync=False) as second:
+        connection = await asyncpg.connect(second.database_url)
+        try:
+            assert await connection.fetchval("SELECT value FROM kept") == "still here"
+            assert await connection.fetchval("SHOW server_version") == "16.2"
+        finally:
+            await connection.close()
+
+
+def test_stop_is_a_clean_fast_shutdown(scratch_dir: Path) -> None:
+    postgres = EmbeddedPostgres(scratch_dir / "data", find_free_port(), fsync=False)
+    log_file = postgres.log_file
+    with postgres:
+        pass
+    log = log_file.read_text()
+    assert "received fast shutdown request" in log
+    assert "database system is shut down" in log
+    # No postmaster left behind: its pid file goes away with a clean shutdown.
+    assert not (scratch_dir / "data" / "postmaster.pid").exists()
