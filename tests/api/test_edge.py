@@ -139,3 +139,9 @@ async def test_health_docs_and_openapi(client: httpx.AsyncClient) -> None:
             assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
     schemes = document["components"]["securitySchemes"]
     assert any(s.get("name") == "X-API-Key" for s in schemes.values())
+
+
+async def test_405_lists_every_method_the_path_serves(client: httpx.AsyncClient) -> None:
+    response = await client.request("OPTIONS", "/payment-methods")
+    assert_error(response, 405, "invalid_request_error", "method_not_allowed")
+    assert {"GET", "POST"} <= set(response.headers["allow"].replace(" ", "").split(","))

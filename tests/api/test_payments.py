@@ -536,3 +536,11 @@ async def test_a_card_payment_keeps_the_card_out_of_the_payment(
 
     assert response.status_code == 201, response.text
     assert TEST_CARD["number"] not in response.text
+
+
+async def test_created_bounds_must_be_iso_8601_not_unix_numbers(
+    client: httpx.AsyncClient, merchant: MerchantFixture
+) -> None:
+    for bound in ("createdTo", "createdFrom"):
+        response = await client.get("/payments", params={bound: "0.5"}, headers=merchant.headers)
+        assert_error(response, 400, "invalid_request_error")

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 
 from payments_api.background import background_work
 from payments_api.edge import EdgeMiddleware
-from payments_api.errors import install_error_handlers
+from payments_api.errors import index_path_methods, install_error_handlers
 from payments_api.routes import health, merchants, payment_methods, payments
 from payments_api.state import ApiState
 from payments_core.db.engine import create_engine, create_session_factory
@@ -59,8 +59,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.api = state
     install_error_handlers(app)
-    for module in (health, merchants, payment_methods, payments):
-        app.include_router(module.router, prefix=PREFIX)
+    routers = [module.router for module in (health, merchants, payment_methods, payments)]
+    for router in routers:
+        app.include_router(router, prefix=PREFIX)
+    app.state.path_methods = index_path_methods(PREFIX, routers)
     _install_docs(app)
     if settings.cors_origins:
         app.add_middleware(

@@ -1,12 +1,15 @@
 """Every error leaves in the contract's shape; FastAPI's 422 validation errors become 400."""
 
+import re
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import compile_path
 
 from payments_api.responses import error_body
 from payments_core.errors import PaymentsError
@@ -79,7 +82,33 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
         method=request.method,
         correlation_id=correlation_id(request),
     )
-    return JSONResponse(body, error.status_code, headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return JSONResponse(body, error.status_code, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route serves on this path (Starlette names only the first route's)."""
+    path_methods: list[tuple[re.Pattern[str], set[str]]] = request.app.state.path_methods
+    methods = set()
+    for pattern, route_methods in path_methods:
+        if pattern.match(request.url.path):
+            methods |= route_methods
+    return sorted(methods)
+
+
+def index_path_methods(
+    prefix: str, routers: list[APIRouter]
+) -> list[tuple[re.Pattern[str], set[str]]]:
+    """(path pattern, methods) of every route, for the Allow header of 405 answers."""
+    index = []
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.methods:
+                pattern, _, _ = compile_path(prefix + route.path)
+                index.append((pattern, set(route.methods)))
+    return index
 
 
 def describe_validation_error(errors: Any) -> tuple[str, str, str | None]:

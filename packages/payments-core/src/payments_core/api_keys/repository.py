@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -32,7 +32,8 @@ async def revoke(session: AsyncSession, merchant_id: uuid.UUID, key_id: uuid.UUI
             col(ApiKey.id) == key_id,
             col(ApiKey.merchant_id) == merchant_id,
         )
-        .values(revoked_at=datetime.now(UTC))
+        # Revoking twice keeps the first revocation time.
+        .values(revoked_at=func.coalesce(col(ApiKey.revoked_at), datetime.now(UTC)))
         .returning(ApiKey)
     )
     return (await session.execute(statement)).scalar_one_or_none()

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 from starlette.responses import JSONResponse
 
 from payments_api.deps import CurrentMerchant, PageDep, SessionDep, StateDep, parse_id
@@ -15,6 +16,16 @@ from payments_core.payments.schemas import PaymentCreate, PaymentFilters, Paymen
 from payments_core.payments.status import PaymentStatus
 
 router = APIRouter(tags=["payments"])
+
+
+def _iso_8601_only(value: object) -> object:
+    """Pydantic would read `0.5` as a Unix time; the documented format is ISO 8601 only."""
+    if isinstance(value, str) and value.replace(".", "", 1).lstrip("-").isdigit():
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-11-27T10:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
 
 
 @router.post(
@@ -56,8 +67,8 @@ async def list_payments(
     session: SessionDep,
     page: PageDep,
     status: Annotated[PaymentStatus | None, Query()] = None,
-    created_from: Annotated[datetime | None, Query(alias="createdFrom")] = None,
-    created_to: Annotated[datetime | None, Query(alias="createdTo")] = None,
+    created_from: Annotated[IsoDateTime | None, Query(alias="createdFrom")] = None,
+    created_to: Annotated[IsoDateTime | None, Query(alias="createdTo")] = None,
 ) -> dict[str, Any]:
     filters = PaymentFilters(status=status, created_from=created_from, created_to=created_to)
     result = await payments.list_page(session, principal.id, filters, page)
