@@ -28,16 +28,24 @@ def correlation_id(request: Request) -> str:
     return str(getattr(request.state, "correlation_id", ""))
 
 
-def payments_error_body(request: Request, error: PaymentsError) -> dict[str, Any]:
+def request_error_body(
+    request: Request, status_code: int, error_type: str, code: str, message: str, param: str | None
+) -> dict[str, Any]:
     return error_body(
-        status_code=error.status_code,
-        error_type=error.error_type,
-        code=error.code,
-        message=error.message,
-        param=error.param,
+        status_code=status_code,
+        error_type=error_type,
+        code=code,
+        message=message,
+        param=param,
         path=request.url.path,
         method=request.method,
         correlation_id=correlation_id(request),
+    )
+
+
+def payments_error_body(request: Request, error: PaymentsError) -> dict[str, Any]:
+    return request_error_body(
+        request, error.status_code, error.error_type, error.code, error.message, error.param
     )
 
 
@@ -50,16 +58,7 @@ async def _on_payments_error(request: Request, error: Exception) -> JSONResponse
 async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     code, message, param = describe_validation_error(error.errors())
-    body = error_body(
-        status_code=400,
-        error_type="invalid_request_error",
-        code=code,
-        message=message,
-        param=param,
-        path=request.url.path,
-        method=request.method,
-        correlation_id=correlation_id(request),
-    )
+    body = request_error_body(request, 400, "invalid_request_error", code, message, param)
     return JSONResponse(body, 400)
 
 
@@ -72,16 +71,7 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
         message = f"method {request.method} is not allowed on {request.url.path}"
     else:
         message = str(error.detail)
-    body = error_body(
-        status_code=error.status_code,
-        error_type=error_type,
-        code=code,
-        message=message,
-        param=None,
-        path=request.url.path,
-        method=request.method,
-        correlation_id=correlation_id(request),
-    )
+    body = request_error_body(request, error.status_code, error_type, code, message, None)
     headers = dict(error.headers or {})
     if error.status_code == 405:
         headers["Allow"] = ", ".join(_allowed_methods(request))
