@@ -12,47 +12,34 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 from payments_core.devstack.processes import (
-    ManagedProcess,
-    OutputWriter,
     ServiceSpec,
-    Supervisor,
     wait_until,
 )
+from payments_core.devstack.server import InfrastructureServer
 
 READY_TIMEOUT_SECONDS = 30.0
 
 
-class MotoServer:
+class MotoServer(InfrastructureServer):
     def __init__(self, port: int, *, log_file: Path | None = None) -> None:
+        super().__init__()
         self.port = port
         self.log_file = log_file
-        self._process: ManagedProcess | None = None
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, supervisor: Supervisor | None = None) -> MotoServer:
-        self.spawn(supervisor)
-        self.wait_ready()
-        return self
-
-    def spawn(self, supervisor: Supervisor | None = None) -> ManagedProcess:
-        spec = ServiceSpec(
+    def _spec(self) -> ServiceSpec:
+        return ServiceSpec(
             name="moto",
             # `-m moto.server` rather than the console script: works whatever venv we run in.
             argv=[sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             log_file=self.log_file,
             echo=self.log_file is None,
         )
-        if supervisor is not None:
-            self._process = supervisor.start(spec)
-        else:
-            self._process = ManagedProcess(spec, OutputWriter())
-        return self._process
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         wait_until(self._answers, what="moto", timeout=timeout, process=self._process)
@@ -63,22 +50,6 @@ class MotoServer:
         request = urllib.request.Request(url, method="POST")  # noqa: S310 - our loopback URL
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             response.read()
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _answers(self) -> bool:
         try:

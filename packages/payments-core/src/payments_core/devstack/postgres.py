@@ -14,16 +14,13 @@ import subprocess
 import tempfile
 import warnings
 from pathlib import Path
-from types import TracebackType
 
 from payments_core.devstack.errors import DevstackError
 from payments_core.devstack.processes import (
-    ManagedProcess,
-    OutputWriter,
     ServiceSpec,
-    Supervisor,
     wait_until,
 )
+from payments_core.devstack.server import InfrastructureServer
 
 # Postgres refuses to run as root; pgserver uses this unprivileged user for the same reason.
 SYSTEM_USER = "pgserver"
@@ -47,7 +44,7 @@ def _bin_dir() -> Path:
     return path
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(InfrastructureServer):
     """`initdb` once, then `postgres -h 127.0.0.1 -p <port>`; the data survives restarts."""
 
     def __init__(
@@ -59,6 +56,7 @@ class EmbeddedPostgres:
         database: str = "payments",
         log_file: Path | None = None,
     ) -> None:
+        super().__init__()
         self.data_dir = data_dir.resolve()
         self.port = port
         # fsync=False is for throwaway test clusters only: a crash can corrupt the data.
@@ -69,48 +67,17 @@ class EmbeddedPostgres:
         self.log_file = log_file or self.data_dir.parent / "logs" / "postgres.log"
         self.bin_dir = _bin_dir()
         self.system_user = SYSTEM_USER if os.geteuid() == 0 else None
-        self._process: ManagedProcess | None = None
 
     @property
     def database_url(self) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
 
-    def start(self, supervisor: Supervisor | None = None) -> EmbeddedPostgres:
-        self.spawn(supervisor)
-        self.wait_ready()
-        return self
-
-    def spawn(self, supervisor: Supervisor | None = None) -> ManagedProcess:
-        """Initialise the data dir if needed and launch the server without waiting for it."""
-        self._prepare_data_dir()
-        spec = self._server_spec()
-        if supervisor is not None:
-            self._process = supervisor.start(spec)
-        else:
-            self._process = ManagedProcess(spec, OutputWriter())
-        return self._process
-
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         wait_until(self._accepts_queries, what="postgres", timeout=timeout, process=self._process)
         self._ensure_database()
 
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-
-    def __enter__(self) -> EmbeddedPostgres:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _prepare_data_dir(self) -> None:
+    def _prepare(self) -> None:
+        """Initialise the data dir if needed."""
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.system_user is not None:
             self._grant_system_user_access()
@@ -162,7 +129,7 @@ class EmbeddedPostgres:
             os.chown(socket_dir, entry.pw_uid, entry.pw_gid)
         return socket_dir
 
-    def _server_spec(self) -> ServiceSpec:
+    def _spec(self) -> ServiceSpec:
         settings = ["max_connections=200"]
         if not self.fsync:
             settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]

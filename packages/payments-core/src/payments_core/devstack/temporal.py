@@ -7,17 +7,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 
 from payments_core.devstack.errors import DevstackError
 from payments_core.devstack.processes import (
-    ManagedProcess,
-    OutputWriter,
     ServiceSpec,
-    Supervisor,
     port_accepts_connections,
     wait_until,
 )
+from payments_core.devstack.server import InfrastructureServer
 
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -31,7 +28,7 @@ def find_temporal_cli() -> str:
     return found
 
 
-class TemporalDevServer:
+class TemporalDevServer(InfrastructureServer):
     def __init__(
         self,
         db_file: Path,
@@ -40,24 +37,21 @@ class TemporalDevServer:
         ui_port: int | None = 8088,
         log_file: Path | None = None,
     ) -> None:
+        super().__init__()
         self.db_file = db_file
         self.port = port
         # None runs headless (tests have no use for the Web UI).
         self.ui_port = ui_port
         self.log_file = log_file
-        self._process: ManagedProcess | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, supervisor: Supervisor | None = None) -> TemporalDevServer:
-        self.spawn(supervisor)
-        self.wait_ready()
-        return self
-
-    def spawn(self, supervisor: Supervisor | None = None) -> ManagedProcess:
+    def _prepare(self) -> None:
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def _spec(self) -> ServiceSpec:
         argv = [
             find_temporal_cli(),
             "server",
@@ -78,17 +72,12 @@ class TemporalDevServer:
             argv.append("--headless")
         else:
             argv += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
-        spec = ServiceSpec(
+        return ServiceSpec(
             name="temporal",
             argv=argv,
             log_file=self.log_file,
             echo=self.log_file is None,
         )
-        if supervisor is not None:
-            self._process = supervisor.start(spec)
-        else:
-            self._process = ManagedProcess(spec, OutputWriter())
-        return self._process
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         wait_until(self._ready, what="temporal", timeout=timeout, process=self._process)
@@ -107,19 +96,3 @@ class TemporalDevServer:
             check=False,
         )
         return health.returncode == 0 and "SERVING" in health.stdout
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-
-    def __enter__(self) -> TemporalDevServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -1,0 +1,58 @@
+"""What the infrastructure launchers share: spawn a `ServiceSpec`, wait for it, stop it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
+
+from payments_core.devstack.processes import ManagedProcess, OutputWriter, ServiceSpec, Supervisor
+
+
+class InfrastructureServer(ABC):
+    """One child process: under a `Supervisor` (`make up`) or on its own (tests, `with`)."""
+
+    def __init__(self) -> None:
+        self._process: ManagedProcess | None = None
+
+    def start(self, supervisor: Supervisor | None = None) -> Self:
+        self.spawn(supervisor)
+        self.wait_ready()
+        return self
+
+    def spawn(self, supervisor: Supervisor | None = None) -> ManagedProcess:
+        """Prepare what the server needs on disk and launch it without waiting for it."""
+        self._prepare()
+        spec = self._spec()
+        if supervisor is not None:
+            self._process = supervisor.start(spec)
+        else:
+            self._process = ManagedProcess(spec, OutputWriter())
+        return self._process
+
+    @abstractmethod
+    def wait_ready(self, timeout: float = ...) -> None:
+        """Block until the server answers, or raise once `timeout` seconds have passed."""
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _prepare(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Runs before `_spec()` on every spawn; nothing by default."""
+
+    @abstractmethod
+    def _spec(self) -> ServiceSpec:
+        """The command line and settings of the child process."""
