@@ -49,6 +49,8 @@ class ApiSettings(CoreSettings):
     """The API process: operator auth, rate limits, CORS, currencies."""
 
     admin_api_token: str = Field(min_length=16)
+    api_host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
+    api_port: int = Field(default=3001, ge=1, le=65535)
     rate_limit_per_minute: int = Field(default=100, ge=1)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     supported_currencies: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CURRENCIES
