@@ -1,0 +1,46 @@
+"""Idempotency records are kept at least 24 hours and deleted after."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.db.session import transaction
+from payments_core.idempotency.service import RETENTION, delete_expired
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    database_engine = create_engine(database_url, pool_size=2)
+    yield database_engine
+    await database_engine.dispose()
+
+
+async def test_only_records_older_than_the_retention_are_deleted(engine: AsyncEngine) -> None:
+    now = datetime.now(UTC)
+    keys = {f"old-{uuid.uuid4()}": now - RETENTION - timedelta(minutes=1)}
+    keys[f"young-{uuid.uuid4()}"] = now - RETENTION + timedelta(minutes=1)
+    async with engine.begin() as connection:
+        for key, created_at in keys.items():
+            await connection.execute(
+                text(
+                    "INSERT INTO idempotency_keys (id, merchant_id, key, method, path,"
+                    " fingerprint, created_at) VALUES (gen_random_uuid(), NULL, :key, 'POST',"
+                    " '/p', 'f', :created_at)"
+                ),
+                {"key": key, "created_at": created_at},
+            )
+
+    async with transaction(create_session_factory(engine)) as session:
+        await delete_expired(session, now=now)
+
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT key FROM idempotency_keys WHERE key = ANY(:keys)"), {"keys": list(keys)}
+        )
+        remaining = {row[0] for row in rows}
+    assert remaining == {key for key in keys if key.startswith("young-")}
