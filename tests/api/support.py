@@ -1,5 +1,6 @@
 """Helpers shared by the API tests (imported by conftest and by test modules)."""
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -74,3 +75,15 @@ def assert_error(
     assert body["timestamp"].endswith("Z")
     assert body["correlationId"] == response.headers["x-correlation-id"]
     return body
+
+
+def wait_until_serving(base_url: str, timeout: float = 30.0) -> None:
+    """Block until an API process started by a test answers its health check."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"the API at {base_url} did not start")

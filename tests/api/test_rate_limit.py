@@ -2,10 +2,8 @@
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,12 +11,14 @@ import httpx
 import pytest
 
 from payments_api.app import create_app
+from payments_core.devstack.processes import find_free_port
 from tests.api.support import (
     ADMIN_TOKEN,
     OnboardMerchant,
     api_settings,
     assert_error,
     running_client,
+    wait_until_serving,
 )
 
 
@@ -51,16 +51,10 @@ async def test_health_is_never_limited(database_url: str) -> None:
     assert statuses == [200] * 5
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def two_api_processes(database_url: str) -> Iterator[list[str]]:
     """Two real API processes over one database, as two replicas behind a load balancer."""
-    ports = [_free_port(), _free_port()]
+    ports = [find_free_port(), find_free_port()]
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -80,24 +74,13 @@ def two_api_processes(database_url: str) -> Iterator[list[str]]:
     urls = [f"http://127.0.0.1:{port}/api/v1" for port in ports]
     try:
         for url in urls:
-            _wait_until_serving(url)
+            wait_until_serving(url)
         yield urls
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=15)
-
-
-def _wait_until_serving(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"API at {url} did not start")
 
 
 @pytest.mark.slow

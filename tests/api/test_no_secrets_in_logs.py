@@ -1,0 +1,61 @@
+"""Card numbers, CVCs and API keys never reach the logs of a real API process, even at DEBUG."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from payments_core.devstack.processes import find_free_port
+from tests.api.support import ADMIN_TOKEN, OPERATOR, unique_email, wait_until_serving
+
+CARD = "4000000000000002"
+BAD_LUHN = "4000000000000003"
+CVC = "9876"
+
+
+@pytest.mark.slow
+def test_secrets_do_not_appear_in_the_api_log(database_url: str, tmp_path: Path) -> None:
+    port = find_free_port()
+    log_file = tmp_path / "api.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "ENABLE_SNS_PUBLISHING": "false",
+        "LOG_LEVEL": "DEBUG",
+        "LOG_FORMAT": "json",
+        "API_PORT": str(port),
+        "API_HOST": "127.0.0.1",
+    }
+    with log_file.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "payments_api"], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        wait_until_serving(base)
+        onboarded = httpx.post(
+            f"{base}/merchants", json={"name": "Logs", "email": unique_email()}, headers=OPERATOR
+        )
+        api_key = onboarded.json()["data"]["apiKey"]
+        headers = {"X-API-Key": api_key}
+        for number in (CARD, BAD_LUHN):
+            card = {"number": number, "expMonth": 1, "expYear": 2099, "cvc": CVC}
+            httpx.post(
+                f"{base}/payment-methods", json={"type": "card", "card": card}, headers=headers
+            )
+        issued = httpx.post(f"{base}/merchants/me/api-keys", headers=headers).json()["data"][
+            "apiKey"
+        ]
+        httpx.get(f"{base}/merchants/me", headers={"X-API-Key": api_key[:-1] + "x"})
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+    logged = log_file.read_text()
+    assert '"event": "api.request"' in logged  # requests were logged, so the scan means something
+    for secret in (CARD, BAD_LUHN, CVC, api_key, issued, api_key[:-1] + "x"):
+        assert secret not in logged
