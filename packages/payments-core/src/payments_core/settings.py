@@ -45,6 +45,33 @@ class CoreSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
 
+class TemporalSettings(CoreSettings):
+    """Processes that talk to Temporal: the worker and the payment processor."""
+
+    temporal_address: str = Field(min_length=3, description="host:port of the Temporal frontend")
+    temporal_namespace: str = Field(default="default", min_length=1)
+    temporal_task_queue: str = Field(default="payment-processing", min_length=1)
+    enable_temporal_workflows: bool = True
+
+
+class WorkerSettings(TemporalSettings):
+    sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    # The sandbox's simulated "never answers" card waits this long; the connector gives up first.
+    gateway_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # A payment still pending this long after creation is driven again by the sweeper.
+    sweeper_pending_after_seconds: int = Field(default=120, ge=5)
+    sweeper_interval_seconds: float = Field(default=30.0, gt=0)
+    health_port: int = Field(default=9101, ge=0, le=65535)
+
+
+class ProcessorSettings(TemporalSettings):
+    payment_processing_queue: str = Field(
+        default="payment-processing-queue", description="queue name or URL"
+    )
+    processor_concurrency: int = Field(default=10, ge=1, le=100)
+    health_port: int = Field(default=9102, ge=0, le=65535)
+
+
 class ApiSettings(CoreSettings):
     """The API process: operator auth, rate limits, CORS, currencies."""
 
@@ -56,6 +83,10 @@ class ApiSettings(CoreSettings):
     supported_currencies: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CURRENCIES
     max_body_bytes: int = 64 * 1024
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Optional here: the API signals a payment's workflow on cancel when it can reach Temporal;
+    # the cancel itself is decided in PostgreSQL either way.
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
 
     @field_validator("cors_origins", "supported_currencies", mode="before")
     @classmethod

@@ -3,13 +3,14 @@
 from sqlmodel import SQLModel
 
 from payments_core.api_keys.models import ApiKey
-from payments_core.gateway.models import SandboxCard
+from payments_core.gateway.models import SandboxAttempt, SandboxCard, SandboxLedgerEntry
 from payments_core.idempotency.models import IdempotencyRecord
 from payments_core.merchants.models import Merchant
 from payments_core.outbox.models import OutboxMessage
 from payments_core.payment_methods.models import PaymentMethod
 from payments_core.payments.models import Payment
 from payments_core.rate_limit.models import RateLimitCounter
+from payments_core.refunds.models import Refund
 
 metadata = SQLModel.metadata
 
@@ -21,6 +22,9 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "RateLimitCounter",
+    "Refund",
+    "SandboxAttempt",
     "SandboxCard",
+    "SandboxLedgerEntry",
     "metadata",
 ]

@@ -1,7 +1,9 @@
 """The interface every payment gateway connector implements.
 
-This issue needs only tokenization; authorize, capture, void and refund join the interface with
-the payment pipeline. A real provider is one more module implementing the same protocol.
+Every money-moving call carries an idempotency key derived from the payment (or refund) and the
+step (`<payment id>-authorize`, `-capture`, `-void`, `<refund id>-refund`): a retried call returns
+the first call's outcome and never moves money twice. A real provider is one more module
+implementing the same protocol; the sandbox (`gateway/sandbox/`) is the default.
 """
 
 from dataclasses import dataclass
@@ -29,6 +31,54 @@ class TokenizedCard:
     exp_year: int
 
 
+@dataclass(frozen=True, slots=True)
+class AuthorizeRequest:
+    idempotency_key: str
+    payment_id: str
+    amount: int
+    currency: str
+    # The vault token of a card; None for instruments without one (bank transfers, wallets).
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRequest:
+    idempotency_key: str
+    authorization_reference: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoidRequest:
+    """Void by the authorization's idempotency key, so it works also when the authorization's
+    outcome never reached us (a timeout): whatever the gateway did under that key is undone."""
+
+    idempotency_key: str
+    authorization_idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    idempotency_key: str
+    capture_reference: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayResult:
+    """The gateway's reference for the operation (authorization, capture, void, refund)."""
+
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoidResult:
+    # None when the gateway had nothing to void under that key (it never authorized).
+    reference: str | None
+
+
 class GatewayConnector(Protocol):
     name: str
 
@@ -38,4 +88,20 @@ class GatewayConnector(Protocol):
 
     async def tokenize(self, card: CardDetails) -> TokenizedCard:
         """Vault the card and return a token; raises InvalidRequest for cards it refuses."""
+        ...
+
+    async def authorize(self, request: AuthorizeRequest) -> GatewayResult:
+        """Hold the amount. Raises GatewayDeclined (final), GatewayUnavailable (retry)."""
+        ...
+
+    async def capture(self, request: CaptureRequest) -> GatewayResult:
+        """Take the held amount. Raises CaptureFailed (final), GatewayUnavailable (retry)."""
+        ...
+
+    async def void(self, request: VoidRequest) -> VoidResult:
+        """Release whatever was authorized under the key; safe to repeat."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> GatewayResult:
+        """Return (part of) a captured amount. Raises RefundFailed (final), GatewayUnavailable."""
         ...

@@ -9,9 +9,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from payments_core.db.columns import created_at_field, optional_timestamp_field, updated_at_field
-from payments_core.payments.status import PaymentStatus
+from payments_core.payments.status import PaymentStatus, PaymentStep
 
 _STATUSES = ", ".join(f"'{member.value}'" for member in PaymentStatus)
+_STEPS = ", ".join(f"'{member.value}'" for member in PaymentStep)
 
 
 class Payment(SQLModel, table=True):
@@ -22,6 +23,13 @@ class Payment(SQLModel, table=True):
             "amount_refunded >= 0 AND amount_refunded <= amount", name="ck_payments_refunded"
         ),
         CheckConstraint(f"status IN ({_STATUSES})", name="ck_payments_status"),
+        CheckConstraint(
+            f"processing_step IS NULL OR processing_step IN ({_STEPS})", name="ck_payments_step"
+        ),
+        # The sweeper looks for payments left pending.
+        Index(
+            "ix_payments_pending_created", "created_at", postgresql_where=text("status = 'pending'")
+        ),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_payments_currency"),
         UniqueConstraint(
             "merchant_id", "merchant_reference", name="uq_payments_merchant_reference"
@@ -44,6 +52,8 @@ class Payment(SQLModel, table=True):
     )
     failure_reason: str | None = Field(default=None, max_length=50)
     gateway_reference: str | None = Field(default=None, max_length=100)
+    capture_reference: str | None = Field(default=None, max_length=100)
+    processing_step: str | None = Field(default=None, max_length=20)
     amount_refunded: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
     )

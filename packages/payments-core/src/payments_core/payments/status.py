@@ -32,3 +32,14 @@ ALLOWED_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 
 def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     return target in ALLOWED_TRANSITIONS[current]
+
+
+class PaymentStep(StrEnum):
+    """How far the gateway work went; NULL means no charge was attempted (cancel still allowed)."""
+
+    AUTHORIZING = "authorizing"
+    AUTHORIZED = "authorized"
+    CAPTURING = "capturing"
+    CAPTURED = "captured"
+    VOIDING = "voiding"
+    VOIDED = "voided"

@@ -1,0 +1,36 @@
+"""Gateway outcomes as errors: final ones end the payment, transient ones are retried."""
+
+from payments_core.errors import PaymentsError
+
+
+class GatewayError(PaymentsError):
+    status_code = 502
+    error_type = "api_error"
+    code = "gateway_error"
+    # Whether a retry of the same call (same idempotency key) may succeed.
+    retryable = False
+
+
+class GatewayDeclined(GatewayError):
+    """The issuer said no: `code` is the contract's failureReason (card_declined, …)."""
+
+    code = "card_declined"
+
+
+class CaptureFailed(GatewayError):
+    code = "capture_failed"
+
+
+class RefundFailed(GatewayError):
+    code = "refund_failed"
+
+
+class GatewayUnavailable(GatewayError):
+    """A transient failure or no answer in time; retry with the same idempotency key."""
+
+    code = "gateway_unavailable"
+    retryable = True
+
+
+class GatewayTimeout(GatewayUnavailable):
+    code = "gateway_timeout"

@@ -1,0 +1,1 @@
+"""Names and inputs shared by everything that talks to Temporal."""
