@@ -12,7 +12,8 @@ from starlette.responses import HTMLResponse, JSONResponse
 from payments_api.background import background_work
 from payments_api.edge import EdgeMiddleware
 from payments_api.errors import index_path_methods, install_error_handlers
-from payments_api.routes import health, merchants, payment_methods, payments
+from payments_api.routes import health, merchants, payment_methods, payments, refunds
+from payments_api.signals import WorkflowSignals
 from payments_api.state import ApiState
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.sandbox import SandboxConnector
@@ -40,6 +41,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         session_factory=session_factory,
         connector=SandboxConnector(session_factory),
         rate_limiter=rate_limiter,
+        signals=WorkflowSignals(settings.temporal_address, settings.temporal_namespace),
     )
 
     @asynccontextmanager
@@ -59,7 +61,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.api = state
     install_error_handlers(app)
-    routers = [module.router for module in (health, merchants, payment_methods, payments)]
+    routers = [module.router for module in (health, merchants, payment_methods, payments, refunds)]
     for router in routers:
         app.include_router(router, prefix=PREFIX)
     app.state.path_methods = index_path_methods(PREFIX, routers)

@@ -26,7 +26,9 @@ TERMINAL = frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStat
 async def lock(
     session: AsyncSession, payment_id: uuid.UUID, merchant_id: uuid.UUID | None = None
 ) -> Payment:
-    # populate_existing: what the lock returns must overwrite anything read before it.
+    # populate_existing: what the lock returns must overwrite anything read before it; so first
+    # flush this session's own pending changes, or the re-read would silently drop them.
+    await session.flush()
     statement = (
         select(Payment)
         .where(col(Payment.id) == payment_id)

@@ -22,6 +22,7 @@ async def get_owned(
 
 
 async def lock(session: AsyncSession, refund_id: uuid.UUID) -> Refund | None:
+    await session.flush()  # see payments.transitions.lock
     statement = (
         select(Refund)
         .where(col(Refund.id) == refund_id)

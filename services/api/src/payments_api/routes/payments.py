@@ -11,7 +11,7 @@ from payments_api.deps import CurrentMerchant, PageDep, SessionDep, StateDep, pa
 from payments_api.idempotent import IdempotencyKeyHeader, run_idempotent
 from payments_api.responses import Envelope, ListEnvelope, error_responses, page_body, success
 from payments_core.payments import repository as payments
-from payments_core.payments import service
+from payments_core.payments import service, transitions
 from payments_core.payments.schemas import PaymentCreate, PaymentFilters, PaymentOut
 from payments_core.payments.status import PaymentStatus
 
@@ -100,3 +100,30 @@ async def get_payment(
 ) -> dict[str, Any]:
     payment = await service.get(session, principal.id, parse_id(payment_id, "payment"))
     return success(PaymentOut.of(payment).to_json(), "Payment retrieved successfully")
+
+
+@router.post(
+    "/payments/{payment_id}/cancel",
+    summary="Cancel a payment before it is charged",
+    response_model=Envelope[PaymentOut],
+    responses=error_responses(409, 422),
+)
+async def cancel_payment(
+    payment_id: str,
+    request: Request,
+    principal: CurrentMerchant,
+    state: StateDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    parsed_id = parse_id(payment_id, "payment")
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        payment = await transitions.cancel(session, parsed_id, principal.id)
+        return 200, success(PaymentOut.of(payment).to_json(), "Payment cancelled successfully")
+
+    response = await run_idempotent(request, state, session, principal.id, idempotency_key, work)
+    if response.status_code == 200:
+        # The decision is already committed; the signal only saves the workflow a step.
+        await state.signals.cancel_payment(str(parsed_id))
+    return response
