@@ -21,6 +21,13 @@ class CaptureFailed(GatewayError):
     code = "capture_failed"
 
 
+class VoidRefused(GatewayError):
+    """The authorization was captured: the money moved, so only a refund can return it. Final;
+    the pipeline never voids after a capture (its compensation for a capture is a refund)."""
+
+    code = "authorization_captured"
+
+
 class RefundFailed(GatewayError):
     code = "refund_failed"
 

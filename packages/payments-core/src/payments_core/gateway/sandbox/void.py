@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_core.db.session import transaction
 from payments_core.gateway.connector import VoidRequest, VoidResult
-from payments_core.gateway.errors import GatewayError
+from payments_core.gateway.errors import VoidRefused
 from payments_core.gateway.models import SandboxLedgerEntry
 from payments_core.gateway.sandbox.entries import (
     Operation,
@@ -22,13 +22,6 @@ from payments_core.gateway.sandbox.entries import (
     new_reference,
     record_once,
 )
-
-
-class VoidRefused(GatewayError):
-    """The authorization was captured: the money moved, so only a refund can return it. Final;
-    the pipeline never voids after a capture (its compensation for a capture is a refund)."""
-
-    code = "authorization_captured"
 
 
 async def void(sessions: async_sessionmaker[AsyncSession], request: VoidRequest) -> VoidResult:
