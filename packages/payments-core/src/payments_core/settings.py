@@ -13,26 +13,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_CURRENCIES = ("NGN", "USD", "EUR", "GBP", "KES", "GHS", "ZAR")
 
 
-class CoreSettings(BaseSettings):
-    """Settings every service shares: database, AWS, logging."""
+class ServiceSettings(BaseSettings):
+    """Settings every process shares: AWS and logging."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
-    database_url: str = Field(description="postgresql://user:pass@host:port/db")
-    database_pool_size: int = Field(default=10, ge=1, le=200)
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
     payment_events_topic: str = Field(default="payment-events", min_length=1)
-    enable_sns_publishing: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
-
-    @field_validator("database_url")
-    @classmethod
-    def _postgres_only(cls, value: str) -> str:
-        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
-            raise ValueError("must be a postgresql:// URL")
-        return value
 
     @field_validator("aws_endpoint_url")
     @classmethod
@@ -45,7 +35,22 @@ class CoreSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
 
-class TemporalSettings(CoreSettings):
+class CoreSettings(ServiceSettings):
+    """Processes that own data: the database, and the outbox relay's switch."""
+
+    database_url: str = Field(description="postgresql://user:pass@host:port/db")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    enable_sns_publishing: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+
+class TemporalSettings(ServiceSettings):
     """Processes that talk to Temporal: the worker and the payment processor."""
 
     temporal_address: str = Field(min_length=3, description="host:port of the Temporal frontend")
@@ -54,7 +59,7 @@ class TemporalSettings(CoreSettings):
     enable_temporal_workflows: bool = True
 
 
-class WorkerSettings(TemporalSettings):
+class WorkerSettings(TemporalSettings, CoreSettings):
     sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
     # The sandbox's simulated "never answers" card waits this long; the connector gives up first.
     gateway_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
@@ -65,6 +70,8 @@ class WorkerSettings(TemporalSettings):
 
 
 class ProcessorSettings(TemporalSettings):
+    """The processor only starts workflows: it needs no database."""
+
     payment_processing_queue: str = Field(
         default="payment-processing-queue", description="queue name or URL"
     )

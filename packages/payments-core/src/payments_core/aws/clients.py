@@ -1,4 +1,4 @@
-"""AWS sessions and clients from CoreSettings: the emulator locally, real AWS when the URL is empty.
+"""AWS sessions and clients from settings: the emulator locally, real AWS when the URL is empty.
 
 aioboto3 ships no type information, so clients are `Any`; the boto3-stubs shapes document the
 calls we make.
@@ -13,7 +13,7 @@ import aioboto3
 from botocore.config import Config
 
 from payments_core.aws.errors import aws_errors
-from payments_core.settings import CoreSettings
+from payments_core.settings import ServiceSettings
 
 AwsClient = Any
 
@@ -26,12 +26,12 @@ DEFAULT_CLIENT_CONFIG = Config(
 )
 
 
-def create_session(settings: CoreSettings) -> aioboto3.Session:
+def create_session(settings: ServiceSettings) -> aioboto3.Session:
     """Credentials come from the standard chain (env, IRSA web identity, instance profile)."""
     return aioboto3.Session(region_name=settings.aws_region)
 
 
-def client_kwargs(settings: CoreSettings, *, config: Config | None = None) -> dict[str, Any]:
+def client_kwargs(settings: ServiceSettings, *, config: Config | None = None) -> dict[str, Any]:
     """Arguments for `session.client(service, **kwargs)`; no endpoint_url means real AWS."""
     kwargs: dict[str, Any] = {
         "region_name": settings.aws_region,
@@ -51,7 +51,7 @@ class AwsContext:
     client_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: CoreSettings) -> "AwsContext":
+    def from_settings(cls, settings: ServiceSettings) -> "AwsContext":
         return cls(create_session(settings), settings.aws_region, client_kwargs(settings))
 
     @classmethod
@@ -66,10 +66,10 @@ class AwsContext:
             yield client
 
 
-def as_aws_context(target: "CoreSettings | aioboto3.Session | AwsContext") -> AwsContext:
+def as_aws_context(target: "ServiceSettings | aioboto3.Session | AwsContext") -> AwsContext:
     if isinstance(target, AwsContext):
         return target
-    if isinstance(target, CoreSettings):
+    if isinstance(target, ServiceSettings):
         return AwsContext.from_settings(target)
     return AwsContext.from_session(target)
 
@@ -83,7 +83,7 @@ def topic_arn(*, partition: str, region: str, account_id: str, topic_name: str) 
 
 
 async def resolve_topic_arn(
-    sts_client_or_session: AwsClient | aioboto3.Session, settings: CoreSettings
+    sts_client_or_session: AwsClient | aioboto3.Session, settings: ServiceSettings
 ) -> str:
     """PAYMENT_EVENTS_TOPIC as an ARN: used as is when it is one, else built for our account.
 

@@ -1,6 +1,6 @@
 """`python -m payments_core.aws.provision`: create or update the SNS/SQS topology, print it.
 
-Reads CoreSettings (AWS_ENDPOINT_URL empty for real AWS, AWS_REGION, PAYMENT_EVENTS_TOPIC); run
+Reads ServiceSettings (AWS_ENDPOINT_URL empty for real AWS, AWS_REGION, PAYMENT_EVENTS_TOPIC); run
 as a Kubernetes Job before the services start, or by `make up` against the local emulator.
 """
 
@@ -10,7 +10,7 @@ import asyncio
 from payments_core.aws.errors import AwsRequestError, AwsUnavailable
 from payments_core.aws.provisioning import ProvisionedResources, provision
 from payments_core.aws.topology import DEFAULT_MAX_RECEIVE_COUNT
-from payments_core.settings import CoreSettings, load_settings
+from payments_core.settings import ServiceSettings, load_settings
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,7 +48,7 @@ def describe(resources: ProvisionedResources) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = load_settings(CoreSettings)
+    settings = load_settings(ServiceSettings)
     try:
         resources = asyncio.run(
             provision(

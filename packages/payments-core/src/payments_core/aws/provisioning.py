@@ -21,7 +21,7 @@ from payments_core.aws.topology import (
     QueueSpec,
     dead_letter_queue_name,
 )
-from payments_core.settings import CoreSettings
+from payments_core.settings import ServiceSettings
 
 QUEUE_MISSING_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 TOPIC_MISSING_CODES = frozenset({"NotFound", "NotFoundException"})
@@ -73,7 +73,7 @@ class _Changes:
 
 
 async def provision(
-    session_or_settings: CoreSettings | aioboto3.Session | AwsContext,
+    session_or_settings: ServiceSettings | aioboto3.Session | AwsContext,
     *,
     topic_name: str | None = None,
     retention_seconds: dict[str, int] | None = None,
@@ -87,7 +87,7 @@ async def provision(
     if topic_name is None:
         topic_name = (
             session_or_settings.payment_events_topic
-            if isinstance(session_or_settings, CoreSettings)
+            if isinstance(session_or_settings, ServiceSettings)
             else TOPIC_NAME
         )
     aws = as_aws_context(session_or_settings)

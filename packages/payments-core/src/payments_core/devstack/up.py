@@ -185,13 +185,13 @@ def _migrate(database_url: str) -> None:
 def _provision(env: Mapping[str, str], services: list[AppService]) -> QueuePurger:
     from payments_core.aws.provisioning import provision
     from payments_core.aws.topology import QUEUES
-    from payments_core.settings import CoreSettings
+    from payments_core.settings import ServiceSettings
 
     consumed = {queue for service in services for queue in service.consumes}
     unconsumed = [queue.name for queue in QUEUES if queue.name not in consumed]
     retention = dict.fromkeys(unconsumed, UNCONSUMED_QUEUE_RETENTION_SECONDS)
     try:
-        resources = asyncio.run(provision(CoreSettings(), retention_seconds=retention))
+        resources = asyncio.run(provision(ServiceSettings(), retention_seconds=retention))
     except Exception as error:
         raise DevstackError(f"AWS provisioning failed: {_first_line(error)}") from error
     return QueuePurger(

@@ -1,0 +1,83 @@
+"""A batch of SQS records through one per-record handler, with bounded concurrency.
+
+Each record succeeds or fails on its own: an exception in one never touches the others, and the
+outcome lists which message ids to delete (or, for Lambda, which to report as failures).
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import structlog
+
+from payments_core.consumer.errors import PoisonMessage
+from payments_core.consumer.records import SqsRecord
+
+RecordHandler = Callable[[SqsRecord], Awaitable[None]]
+
+log = structlog.get_logger("payments_core.consumer")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    succeeded: tuple[str, ...]
+    failed: tuple[str, ...]
+    # The failed ones no retry can fix (a subset of `failed`).
+    poison: tuple[str, ...] = ()
+
+
+async def handle_batch(
+    records: Iterable[SqsRecord], handle_one: RecordHandler, *, concurrency: int
+) -> BatchOutcome:
+    """Run `handle_one` over every record, at most `concurrency` at a time.
+
+    Cancellation (a drain that ran out of time) propagates: the records not finished are neither
+    succeeded nor failed, and SQS delivers them again.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    batch = list(records)
+    limit = asyncio.Semaphore(concurrency)
+    succeeded: list[str] = []
+    failed: list[str] = []
+    poison: list[str] = []
+
+    async def run(record: SqsRecord) -> None:
+        async with limit:
+            try:
+                await handle_one(record)
+            except PoisonMessage as error:
+                failed.append(record.message_id)
+                poison.append(record.message_id)
+                _log_poison(record, error)
+            except Exception as error:
+                failed.append(record.message_id)
+                log.warning(
+                    "consumer.record_failed",
+                    message_id=record.message_id,
+                    receive_count=record.receive_count,
+                    error_type=type(error).__name__,
+                    error=str(error),
+                )
+            else:
+                succeeded.append(record.message_id)
+
+    await asyncio.gather(*(run(record) for record in batch))
+    order = {record.message_id: index for index, record in enumerate(batch)}
+    return BatchOutcome(
+        succeeded=tuple(sorted(succeeded, key=order.__getitem__)),
+        failed=tuple(sorted(failed, key=order.__getitem__)),
+        poison=tuple(sorted(poison, key=order.__getitem__)),
+    )
+
+
+def _log_poison(record: SqsRecord, error: PoisonMessage) -> None:
+    """Once per message: on its first receive (the later ones fail the same way, quietly)."""
+    if record.first_receive:
+        log.error("consumer.poison_message", message_id=record.message_id, reason=error.reason)
+    else:
+        log.debug(
+            "consumer.poison_message_again",
+            message_id=record.message_id,
+            receive_count=record.receive_count,
+        )

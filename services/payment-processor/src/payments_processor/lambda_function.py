@@ -1,0 +1,52 @@
+"""AWS Lambda entrypoint: `payments_processor.lambda_function.handler` on the SQS event source.
+
+Configure the event source mapping with FunctionResponseTypes=["ReportBatchItemFailures"]: the
+handler returns the failed message ids and Lambda retries only those. Settings, logging, the
+event loop and the Temporal client are set up once per container (on the first invocation) and
+reused by the following ones; the loop is kept because the client is bound to it.
+"""
+
+import asyncio
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from payments_core.consumer.lambda_entry import BatchResponse, handle_event
+from payments_core.settings import ProcessorSettings, load_settings
+from payments_core.telemetry.logging import configure_logging
+from payments_core.temporal.client import connect
+from payments_processor.handler import ProcessingHandler
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: ProcessorSettings
+    runner: asyncio.Runner
+    handler: ProcessingHandler
+
+
+@functools.cache
+def container() -> Container:
+    settings = load_settings(ProcessorSettings)
+    configure_logging(settings.log_level, settings.log_format)
+    runner = asyncio.Runner()
+    client = runner.run(connect(settings.temporal_address, settings.temporal_namespace))
+    return Container(settings, runner, ProcessingHandler(client, settings.temporal_task_queue))
+
+
+def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
+    state = container()
+    return handle_event(
+        event,
+        state.handler,
+        concurrency=state.settings.processor_concurrency,
+        runner=state.runner,
+    )
+
+
+def reset() -> None:
+    """Forget the container state (tests; a Lambda container never needs it)."""
+    if container.cache_info().currsize:
+        container().runner.close()
+    container.cache_clear()
