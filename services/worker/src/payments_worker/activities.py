@@ -1,0 +1,292 @@
+"""The payment and refund activities: each one a unit of work with its own transaction.
+
+Activities run at least once, so each is safe to repeat: status changes are idempotent in
+`payments.transitions`, and every gateway call carries an idempotency key built from the payment
+(or refund) id and the step, so a retry returns the first call's outcome and never moves money
+twice. Intent is committed before a gateway call (`begin_step`), its outcome after.
+"""
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from payments_core.db.session import transaction
+from payments_core.errors import InvalidState, NotFound
+from payments_core.gateway.connector import (
+    AuthorizeRequest,
+    CaptureRequest,
+    GatewayConnector,
+    RefundRequest,
+    VoidRequest,
+)
+from payments_core.payment_methods.models import PaymentMethod
+from payments_core.payments import transitions
+from payments_core.payments.models import Payment
+from payments_core.payments.status import PaymentStatus, PaymentStep
+from payments_core.refunds import service as refunds
+from payments_core.refunds.models import Refund
+from payments_worker.errors import activity_errors
+from payments_worker.payloads import (
+    Authorization,
+    AuthorizeInput,
+    BeginAuthorizationInput,
+    CancelInput,
+    Capture,
+    CaptureInput,
+    CompleteInput,
+    FailInput,
+    FailRefundInput,
+    GatewayRefund,
+    ProcessingStarted,
+    RefundAtGatewayInput,
+    StartProcessingInput,
+    SucceedRefundInput,
+    VoidInput,
+)
+
+log = structlog.get_logger()
+
+DEFAULT_GATEWAY_CALL_TIMEOUT = timedelta(seconds=5)
+
+
+def authorize_key(payment_id: str) -> str:
+    return f"{payment_id}-authorize"
+
+
+def capture_key(payment_id: str) -> str:
+    return f"{payment_id}-capture"
+
+
+def void_key(payment_id: str) -> str:
+    return f"{payment_id}-void"
+
+
+def refund_key(refund_id: str) -> str:
+    return f"{refund_id}-refund"
+
+
+class PaymentActivities:
+    """Built once per worker with its clients; every method is one `@activity.defn`."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        connector: GatewayConnector,
+        *,
+        gateway_call_timeout: timedelta = DEFAULT_GATEWAY_CALL_TIMEOUT,
+    ) -> None:
+        self._sessions = session_factory
+        self._gateway = connector
+        self._gateway_call_timeout = gateway_call_timeout
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity, for `Worker(activities=…)`."""
+        return [
+            self.start_processing,
+            self.cancel,
+            self.begin_authorization,
+            self.authorize,
+            self.capture,
+            self.void,
+            self.complete,
+            self.fail,
+            self.refund_at_gateway,
+            self.succeed_refund,
+            self.fail_refund,
+        ]
+
+    @activity.defn
+    async def start_processing(self, request: StartProcessingInput) -> ProcessingStarted:
+        """pending → processing (payment.processing); a cancelled or finished payment is only
+        reported, so the workflow can end."""
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                payment = await transitions.start_processing(session, _id(request.payment_id))
+                method = await session.get(PaymentMethod, payment.payment_method_id)
+                token = method.gateway_token if method is not None else None
+        return ProcessingStarted(
+            status=payment.status,
+            amount=payment.amount,
+            currency=payment.currency,
+            token=token,
+            gateway_call_timeout_ms=int(self._gateway_call_timeout.total_seconds() * 1000),
+        )
+
+    @activity.defn
+    async def cancel(self, request: CancelInput) -> str:
+        """Cancel before any charge (payment.cancelled); a no-op when the API already did.
+        Returns the status the payment has now: one that can no longer be cancelled is left."""
+        with activity_errors():
+            try:
+                async with transaction(self._sessions) as session:
+                    payment = await transitions.cancel(session, _id(request.payment_id))
+            except InvalidState:
+                async with transaction(self._sessions) as session:
+                    payment = await transitions.lock(session, _id(request.payment_id))
+        return payment.status
+
+    @activity.defn
+    async def begin_authorization(self, request: BeginAuthorizationInput) -> bool:
+        """Commit step `authorizing` before the gateway is called: from then on the API refuses
+        to cancel. False when the payment is no longer processing (cancelled meanwhile)."""
+        with activity_errors():
+            try:
+                async with transaction(self._sessions) as session:
+                    await transitions.begin_step(
+                        session,
+                        _id(request.payment_id),
+                        PaymentStep.AUTHORIZING,
+                        allowed_from={None},
+                    )
+            except InvalidState:
+                async with transaction(self._sessions) as session:
+                    payment = await transitions.lock(session, _id(request.payment_id))
+                if payment.status == PaymentStatus.PROCESSING:
+                    raise  # processing but past this step: not ours to skip silently
+                log.info(
+                    "worker.authorization_skipped",
+                    payment_id=request.payment_id,
+                    status=payment.status,
+                )
+                return False
+        return True
+
+    @activity.defn
+    async def authorize(self, request: AuthorizeInput) -> Authorization:
+        with activity_errors():
+            result = await self._gateway.authorize(
+                AuthorizeRequest(
+                    idempotency_key=authorize_key(request.payment_id),
+                    payment_id=request.payment_id,
+                    amount=request.amount,
+                    currency=request.currency,
+                    token=request.token,
+                )
+            )
+            async with transaction(self._sessions) as session:
+                await transitions.record_authorization(
+                    session, _id(request.payment_id), result.reference
+                )
+        return Authorization(result.reference)
+
+    @activity.defn
+    async def capture(self, request: CaptureInput) -> Capture:
+        payment_id = _id(request.payment_id)
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                await transitions.begin_step(
+                    session,
+                    payment_id,
+                    PaymentStep.CAPTURING,
+                    # CAPTURED: this activity is repeated after it had finished. VOIDING: a
+                    # void was refused because the capture went through after all; the gateway
+                    # itself refuses a capture after an approved void.
+                    allowed_from={
+                        PaymentStep.AUTHORIZED.value,
+                        PaymentStep.CAPTURED.value,
+                        PaymentStep.VOIDING.value,
+                    },
+                )
+            result = await self._gateway.capture(
+                CaptureRequest(
+                    idempotency_key=capture_key(request.payment_id),
+                    authorization_reference=request.authorization_reference,
+                    amount=request.amount,
+                    currency=request.currency,
+                )
+            )
+            async with transaction(self._sessions) as session:
+                await transitions.record_capture(session, payment_id, result.reference)
+        return Capture(result.reference)
+
+    @activity.defn
+    async def void(self, request: VoidInput) -> None:
+        """Release whatever the gateway holds under the authorization's key: also when the
+        authorization's outcome never reached us, and a no-op when nothing was held."""
+        payment_id = _id(request.payment_id)
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                await transitions.begin_step(
+                    session,
+                    payment_id,
+                    PaymentStep.VOIDING,
+                    allowed_from={
+                        PaymentStep.AUTHORIZING.value,
+                        PaymentStep.AUTHORIZED.value,
+                        PaymentStep.CAPTURING.value,
+                        PaymentStep.VOIDED.value,
+                    },
+                )
+            result = await self._gateway.void(
+                VoidRequest(
+                    idempotency_key=void_key(request.payment_id),
+                    authorization_idempotency_key=authorize_key(request.payment_id),
+                )
+            )
+            async with transaction(self._sessions) as session:
+                await transitions.record_void(session, payment_id)
+        log.info("worker.payment_voided", payment_id=request.payment_id, reference=result.reference)
+
+    @activity.defn
+    async def complete(self, request: CompleteInput) -> None:
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                await transitions.complete(session, _id(request.payment_id))
+
+    @activity.defn
+    async def fail(self, request: FailInput) -> None:
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                await transitions.fail(session, _id(request.payment_id), request.failure_reason)
+
+    @activity.defn
+    async def refund_at_gateway(self, request: RefundAtGatewayInput) -> GatewayRefund:
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                refund = await session.get(Refund, _id(request.refund_id))
+                if refund is None:
+                    raise NotFound(f"no refund with id {request.refund_id}", param="id")
+                payment = await session.get(Payment, refund.payment_id)
+                capture_reference = payment.capture_reference if payment is not None else None
+            if capture_reference is None:
+                raise InvalidState(
+                    f"payment {refund.payment_id} of refund {refund.id} was never captured",
+                    code="payment_not_captured",
+                )
+            result = await self._gateway.refund(
+                RefundRequest(
+                    idempotency_key=refund_key(request.refund_id),
+                    capture_reference=capture_reference,
+                    amount=refund.amount,
+                    currency=refund.currency,
+                )
+            )
+        return GatewayRefund(result.reference)
+
+    @activity.defn
+    async def succeed_refund(self, request: SucceedRefundInput) -> None:
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                await refunds.succeed(session, _id(request.refund_id), request.gateway_reference)
+
+    @activity.defn
+    async def fail_refund(self, request: FailRefundInput) -> None:
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                await refunds.fail(session, _id(request.refund_id), request.failure_reason)
+
+
+def _id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        # A malformed id never becomes valid: retrying would only loop.
+        raise ApplicationError(
+            f"{value!r} is not a UUID", type="invalid_id", non_retryable=True
+        ) from None

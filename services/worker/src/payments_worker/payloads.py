@@ -1,0 +1,126 @@
+"""What crosses into workflow histories: the activities' inputs and results, and error types.
+
+Plain dataclasses, one input per activity, so a field can be added (with a default) without
+breaking the histories of running workflows. Nothing here imports the database or the gateway:
+the workflow sandbox passes this module through cheaply.
+"""
+
+from dataclasses import dataclass
+
+# ApplicationError types the activities raise and the workflows map to a failureReason.
+# A decline's type is the decline code itself (card_declined, insufficient_funds, …).
+CAPTURE_FAILED = "capture_failed"
+REFUND_FAILED = "refund_failed"
+GATEWAY_TIMEOUT = "gateway_timeout"
+GATEWAY_UNAVAILABLE = "gateway_unavailable"
+# A void refused because the authorization was captured: the money moved after all.
+AUTHORIZATION_CAPTURED = "authorization_captured"
+# Whatever else went wrong for good (a bug, a payment that vanished): the payment fails with it.
+PROCESSING_ERROR = "processing_error"
+
+
+@dataclass(frozen=True)
+class StartProcessingInput:
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class ProcessingStarted:
+    """The payment as the workflow needs it, read in the transaction that started processing."""
+
+    status: str
+    amount: int
+    currency: str
+    # The vault token of the payment method; None for instruments without one.
+    token: str | None
+    # How long one gateway call may take on this worker (latency + the connector's own timeout
+    # + a margin): the workflow's start_to_close for gateway activities, recorded in history.
+    gateway_call_timeout_ms: int
+
+
+@dataclass(frozen=True)
+class CancelInput:
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class BeginAuthorizationInput:
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class AuthorizeInput:
+    payment_id: str
+    amount: int
+    currency: str
+    token: str | None
+
+
+@dataclass(frozen=True)
+class Authorization:
+    reference: str
+
+
+@dataclass(frozen=True)
+class CaptureInput:
+    payment_id: str
+    authorization_reference: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Capture:
+    reference: str
+
+
+@dataclass(frozen=True)
+class VoidInput:
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class CompleteInput:
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class FailInput:
+    payment_id: str
+    failure_reason: str
+
+
+@dataclass(frozen=True)
+class RefundAtGatewayInput:
+    refund_id: str
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    reference: str
+
+
+@dataclass(frozen=True)
+class SucceedRefundInput:
+    refund_id: str
+    gateway_reference: str
+
+
+@dataclass(frozen=True)
+class FailRefundInput:
+    refund_id: str
+    failure_reason: str
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What PaymentProcessingWorkflow returns: the payment's status when the workflow ended."""
+
+    status: str
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    status: str
+    failure_reason: str | None = None

@@ -1,0 +1,118 @@
+"""Drives payments that were left `pending`: their event was lost, or Temporal was away.
+
+Every interval, payments still pending and older than `pending_after` get their workflow started
+with the id `payment-<id>`, which is the whole of the idempotency: a workflow that is running or
+has ever run under that id is never started again (REJECT_DUPLICATE, and FAIL on a running one),
+so a sweep racing the processor, another worker's sweeper or itself starts nothing twice.
+
+A round takes at most `batch_size` payments, oldest first, and resumes after the last one it
+saw, so a few payments that stay pending for good (a workflow stuck elsewhere) cannot hide the
+ones behind them; it starts over from the oldest when it reaches the end.
+"""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from payments_core.payments.models import Payment
+from payments_core.temporal import names
+from payments_core.temporal.inputs import PaymentWorkflowInput
+
+log = structlog.get_logger()
+
+START_RPC_TIMEOUT = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    found: int
+    started: int
+
+
+async def pending_before(
+    session: AsyncSession,
+    cutoff: datetime,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[datetime, uuid.UUID]]:
+    """(created_at, id) of pending payments created before `cutoff`, oldest first.
+
+    The status is a literal, not a parameter, so PostgreSQL can use the partial index
+    ix_payments_pending_created even with a prepared statement's generic plan."""
+    statement = (
+        select(col(Payment.created_at), col(Payment.id))
+        .where(text("payments.status = 'pending'"), col(Payment.created_at) < cutoff)
+        .order_by(col(Payment.created_at), col(Payment.id))
+        .limit(limit)
+    )
+    if after is not None:
+        statement = statement.where(tuple_(col(Payment.created_at), col(Payment.id)) > after)
+    rows = await session.execute(statement)
+    return [(created_at, payment_id) for created_at, payment_id in rows.all()]
+
+
+class PendingPaymentSweeper:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        client: Client,
+        task_queue: str,
+        *,
+        pending_after: timedelta,
+        interval: timedelta,
+        batch_size: int = 100,
+    ) -> None:
+        self._sessions = session_factory
+        self._client = client
+        self._task_queue = task_queue
+        self._pending_after = pending_after
+        self._interval = interval
+        self._batch_size = batch_size
+        self._cursor: tuple[datetime, uuid.UUID] | None = None
+
+    async def run(self) -> None:
+        """Sweep forever; a failed round is logged and the next one tries again."""
+        while True:
+            try:
+                result = await self.sweep_once()
+                if result.started:
+                    log.info("worker.sweeper_started", found=result.found, started=result.started)
+            except Exception:
+                log.exception("worker.sweeper_round_failed")
+            await asyncio.sleep(self._interval.total_seconds())
+
+    async def sweep_once(self) -> SweepResult:
+        cutoff = datetime.now(UTC) - self._pending_after
+        async with self._sessions() as session:
+            rows = await pending_before(session, cutoff, self._cursor, self._batch_size)
+        # A short page means the end was reached: the next round starts from the oldest again.
+        self._cursor = rows[-1] if len(rows) == self._batch_size else None
+        started = 0
+        for _, payment_id in rows:
+            started += await self._start(str(payment_id))
+        return SweepResult(found=len(rows), started=started)
+
+    async def _start(self, payment_id: str) -> int:
+        try:
+            await self._client.start_workflow(
+                names.PAYMENT_WORKFLOW,
+                PaymentWorkflowInput(payment_id),
+                id=names.payment_workflow_id(payment_id),
+                task_queue=self._task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                rpc_timeout=START_RPC_TIMEOUT,
+            )
+        except WorkflowAlreadyStartedError:
+            return 0
+        log.info("worker.sweeper_started_workflow", payment_id=payment_id)
+        return 1

@@ -1,0 +1,156 @@
+"""The worker process: the Temporal worker, the pending-payment sweeper and the health endpoint.
+
+Clients are built here, once, at start (STYLE.md rule 4). SIGTERM or SIGINT stops polling, lets
+running activities finish (up to GRACEFUL_SHUTDOWN), then closes the rest.
+"""
+
+import asyncio
+import signal
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+# Every table model mapped: a flush resolves foreign keys (outbox → merchants) through the
+# metadata, and the worker itself never imports some of the models they point at.
+import payments_core.db.tables  # noqa: F401
+from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.gateway.sandbox import SandboxConnector
+from payments_core.settings import WorkerSettings
+from payments_core.telemetry.logging import configure_logging
+from payments_core.temporal.client import connect
+from payments_worker import policies
+from payments_worker.activities import PaymentActivities
+from payments_worker.health import HealthServer
+from payments_worker.sweeper import PendingPaymentSweeper
+from payments_worker.workflows import PaymentProcessingWorkflow, RefundWorkflow
+
+log = structlog.get_logger()
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+CONNECT_ATTEMPTS = 10
+MAX_CONCURRENT_WORKFLOW_TASKS = 100
+
+
+def build_activities(
+    settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession]
+) -> PaymentActivities:
+    connector = SandboxConnector(
+        sessions,
+        latency_ms=settings.sandbox_latency_ms,
+        answer_timeout_seconds=settings.gateway_timeout_seconds,
+    )
+    call_timeout = policies.gateway_call_timeout(
+        latency=timedelta(milliseconds=settings.sandbox_latency_ms),
+        answer_timeout=timedelta(seconds=settings.gateway_timeout_seconds),
+    )
+    return PaymentActivities(sessions, connector, gateway_call_timeout=call_timeout)
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    activities: PaymentActivities,
+    *,
+    max_concurrent_activities: int = 20,
+) -> Worker:
+    """The Temporal worker with every workflow and activity of the platform registered."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[PaymentProcessingWorkflow, RefundWorkflow],
+        activities=activities.all(),
+        # Each activity holds at most one database connection at a time: no more activities
+        # than the pool (plus its overflow) can serve, so none waits for a connection.
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=MAX_CONCURRENT_WORKFLOW_TASKS,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def connect_with_retry(settings: WorkerSettings) -> Client:
+    """Temporal may still be starting (make up starts everything at once): retry a little."""
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            return await connect(settings.temporal_address, settings.temporal_namespace)
+        except RuntimeError as error:
+            if attempt == CONNECT_ATTEMPTS:
+                raise
+            log.warning("worker.temporal_unreachable", attempt=attempt, error=str(error))
+            await asyncio.sleep(min(2.0 * attempt, 10.0))
+    raise AssertionError("unreachable")
+
+
+async def run(settings: WorkerSettings) -> int:
+    configure_logging(settings.log_level, settings.log_format)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    sessions = create_session_factory(engine)
+    health = HealthServer(settings.health_port)
+    try:
+        client = await connect_with_retry(settings)
+        worker = build_worker(
+            client,
+            settings.temporal_task_queue,
+            build_activities(settings, sessions),
+            max_concurrent_activities=settings.database_pool_size * 2,
+        )
+        return await _serve(worker, _sweeper(settings, sessions, client), health, settings)
+    except Exception:
+        log.exception("worker.failed")
+        return 1
+    finally:
+        await health.stop()
+        await engine.dispose()
+
+
+def _sweeper(
+    settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession], client: Client
+) -> PendingPaymentSweeper | None:
+    if not settings.enable_temporal_workflows:
+        # Payments are not driven by workflows in this deployment: starting any would be wrong.
+        log.info("worker.sweeper_disabled", reason="ENABLE_TEMPORAL_WORKFLOWS=false")
+        return None
+    return PendingPaymentSweeper(
+        sessions,
+        client,
+        settings.temporal_task_queue,
+        pending_after=timedelta(seconds=settings.sweeper_pending_after_seconds),
+        interval=timedelta(seconds=settings.sweeper_interval_seconds),
+    )
+
+
+async def _serve(
+    worker: Worker,
+    sweeper: PendingPaymentSweeper | None,
+    health: HealthServer,
+    settings: WorkerSettings,
+) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    worker_task = asyncio.create_task(worker.run(), name="temporal-worker")
+    stop_task = asyncio.create_task(stop.wait(), name="stop")
+    helpers: list[asyncio.Task[Any]] = [stop_task]
+    if sweeper is not None:
+        helpers.append(asyncio.create_task(sweeper.run(), name="sweeper"))
+    await health.start()
+    log.info("worker.started", task_queue=settings.temporal_task_queue)
+    await asyncio.wait({worker_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("worker.stopping")
+    for task in helpers:
+        task.cancel()
+    await asyncio.gather(*helpers, return_exceptions=True)
+    await health.stop()
+    if not worker_task.done():
+        await worker.shutdown()
+    try:
+        await worker_task  # re-raises if the worker died on its own
+    except Exception:
+        log.exception("worker.worker_crashed")
+        return 1
+    log.info("worker.stopped")
+    return 0

@@ -1,0 +1,244 @@
+"""PaymentProcessingWorkflow and RefundWorkflow: deterministic orchestration, no I/O.
+
+A payment goes start_processing → begin_authorization → authorize → capture → complete. The
+saga's one undo is the void of the hold: a capture that fails for good, or an authorization
+whose retries run out (its outcome unknown), or any later unexpected failure before the capture
+voids by the authorization's idempotency key, then fails the payment. Once the capture succeeded
+there is nothing left to undo: completing is bookkeeping, retried until it happens.
+
+Cancel: the API cancels in PostgreSQL first and signals afterwards (best effort), so the database
+stays the single judge. Until authorization begins, the workflow honours the signal by running
+the idempotent `cancel` activity itself: a no-op after the API's cancel, and enough on its own
+when an operator signals by hand. From `begin_authorization` on the signal is ignored (the
+charge is in flight and the API already answers 409), and a cancel that won the race against
+`begin_authorization` in the database ends the workflow quietly.
+
+Change the order or kind of activity calls only behind `workflow.patched(...)`: the recorded
+histories in tests/worker/histories/ are replayed in CI and fail on a non-deterministic change.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from payments_core.payments.status import PaymentStatus
+    from payments_core.refunds.status import RefundStatus
+    from payments_core.temporal import names
+    from payments_core.temporal.inputs import PaymentWorkflowInput, RefundWorkflowInput
+    from payments_worker import policies
+    from payments_worker.activities import PaymentActivities
+    from payments_worker.payloads import (
+        AUTHORIZATION_CAPTURED,
+        CAPTURE_FAILED,
+        GATEWAY_TIMEOUT,
+        GATEWAY_UNAVAILABLE,
+        PROCESSING_ERROR,
+        REFUND_FAILED,
+        AuthorizeInput,
+        BeginAuthorizationInput,
+        CancelInput,
+        CaptureInput,
+        CompleteInput,
+        FailInput,
+        FailRefundInput,
+        PaymentOutcome,
+        RefundAtGatewayInput,
+        RefundOutcome,
+        StartProcessingInput,
+        SucceedRefundInput,
+        VoidInput,
+    )
+
+ArgumentT = TypeVar("ArgumentT")
+ResultT = TypeVar("ResultT")
+
+# What CURRENT_STEP_QUERY answers while the workflow runs, then the final status.
+STARTING = "starting"
+CANCELLING = "cancelling"
+AUTHORIZING = "authorizing"
+CAPTURING = "capturing"
+COMPLETING = "completing"
+VOIDING = "voiding"
+FAILING = "failing"
+
+
+@workflow.defn(name=names.PAYMENT_WORKFLOW)
+class PaymentProcessingWorkflow:
+    def __init__(self) -> None:
+        self._step = STARTING
+        self._cancel_requested = False
+        self._gateway_timeout = timedelta(seconds=5)
+
+    @workflow.signal(name=names.CANCEL_SIGNAL)
+    def request_cancel(self) -> None:
+        if self._step in (STARTING, CANCELLING):
+            self._cancel_requested = True
+        else:
+            workflow.logger.info("cancel signal ignored at step %s", self._step)
+
+    @workflow.query(name=names.CURRENT_STEP_QUERY)
+    def current_step(self) -> str:
+        return self._step
+
+    @workflow.run
+    async def run(self, request: PaymentWorkflowInput) -> PaymentOutcome:
+        payment_id = request.payment_id
+        if self._cancel_requested:
+            return await self._cancel(payment_id)
+        started = await self._bookkeeping(
+            PaymentActivities.start_processing, StartProcessingInput(payment_id)
+        )
+        if started.status != PaymentStatus.PROCESSING:  # cancelled or already finished
+            return self._ended(started.status)
+        if self._cancel_requested:
+            return await self._cancel(payment_id)
+        self._gateway_timeout = timedelta(milliseconds=started.gateway_call_timeout_ms)
+
+        self._step = AUTHORIZING
+        if not await self._bookkeeping(
+            PaymentActivities.begin_authorization, BeginAuthorizationInput(payment_id)
+        ):
+            return self._ended(PaymentStatus.CANCELLED)
+        try:
+            authorization = await workflow.execute_activity_method(
+                PaymentActivities.authorize,
+                AuthorizeInput(payment_id, started.amount, started.currency, started.token),
+                start_to_close_timeout=self._gateway_timeout,
+                retry_policy=policies.AUTHORIZE_RETRY,
+            )
+        except ActivityError as error:
+            declined = _final_refusal(error)
+            if declined is not None:  # the issuer said no: nothing is held
+                return await self._fail(payment_id, declined)
+            return await self._void_and_fail(payment_id, _reason(error))
+
+        self._step = CAPTURING
+        capture = CaptureInput(
+            payment_id, authorization.reference, started.amount, started.currency
+        )
+        try:
+            await self._capture(capture)
+        except ActivityError as error:
+            refused = _final_refusal(error)
+            reason = CAPTURE_FAILED if refused == CAPTURE_FAILED else _reason(error)
+            if await self._void(payment_id):
+                return await self._fail(payment_id, reason)
+            # The gateway refused the void because the capture went through after all (its
+            # answer was lost): the money moved, so record that capture and complete.
+            self._step = CAPTURING
+            await self._capture(capture)
+
+        self._step = COMPLETING
+        await self._bookkeeping(PaymentActivities.complete, CompleteInput(payment_id))
+        return self._ended(PaymentStatus.COMPLETED)
+
+    async def _capture(self, capture: CaptureInput) -> None:
+        await workflow.execute_activity_method(
+            PaymentActivities.capture,
+            capture,
+            start_to_close_timeout=self._gateway_timeout,
+            retry_policy=policies.CAPTURE_RETRY,
+        )
+
+    async def _cancel(self, payment_id: str) -> PaymentOutcome:
+        self._step = CANCELLING
+        status = await self._bookkeeping(PaymentActivities.cancel, CancelInput(payment_id))
+        return self._ended(status)
+
+    async def _void_and_fail(self, payment_id: str, reason: str) -> PaymentOutcome:
+        await self._void(payment_id)  # before any capture, a void is never refused as captured
+        return await self._fail(payment_id, reason)
+
+    async def _void(self, payment_id: str) -> bool:
+        """Release the hold; False when the gateway refuses because it was captured."""
+        self._step = VOIDING
+        try:
+            await workflow.execute_activity_method(
+                PaymentActivities.void,
+                VoidInput(payment_id),
+                start_to_close_timeout=self._gateway_timeout,
+                retry_policy=policies.VOID_RETRY,
+            )
+        except ActivityError as error:
+            if _final_refusal(error) == AUTHORIZATION_CAPTURED:
+                return False
+            raise
+        return True
+
+    async def _fail(self, payment_id: str, reason: str) -> PaymentOutcome:
+        self._step = FAILING
+        await self._bookkeeping(PaymentActivities.fail, FailInput(payment_id, reason))
+        self._step = PaymentStatus.FAILED.value
+        return PaymentOutcome(PaymentStatus.FAILED.value, reason)
+
+    def _ended(self, status: str) -> PaymentOutcome:
+        self._step = status
+        return PaymentOutcome(status)
+
+    async def _bookkeeping(
+        self,
+        activity: Callable[[PaymentActivities, ArgumentT], Awaitable[ResultT]],
+        argument: ArgumentT,
+    ) -> ResultT:
+        """A database-only step: short timeout, retried until the database answers."""
+        return await workflow.execute_activity_method(
+            activity,
+            argument,
+            start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,
+            retry_policy=policies.BOOKKEEPING_RETRY,
+        )
+
+
+@workflow.defn(name=names.REFUND_WORKFLOW)
+class RefundWorkflow:
+    """Refund at the gateway, then record the outcome; a refusal fails the refund only."""
+
+    @workflow.run
+    async def run(self, request: RefundWorkflowInput) -> RefundOutcome:
+        try:
+            refund = await workflow.execute_activity_method(
+                PaymentActivities.refund_at_gateway,
+                RefundAtGatewayInput(request.refund_id),
+                start_to_close_timeout=policies.REFUND_CALL_TIMEOUT,
+                retry_policy=policies.REFUND_RETRY,
+            )
+        except ActivityError as error:
+            reason = _final_refusal(error) or _reason(error, fallback=REFUND_FAILED)
+            await workflow.execute_activity_method(
+                PaymentActivities.fail_refund,
+                FailRefundInput(request.refund_id, reason),
+                start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,
+                retry_policy=policies.BOOKKEEPING_RETRY,
+            )
+            return RefundOutcome(RefundStatus.FAILED.value, reason)
+        await workflow.execute_activity_method(
+            PaymentActivities.succeed_refund,
+            SucceedRefundInput(request.refund_id, refund.reference),
+            start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,
+            retry_policy=policies.BOOKKEEPING_RETRY,
+        )
+        return RefundOutcome(RefundStatus.SUCCEEDED.value)
+
+
+def _final_refusal(error: ActivityError) -> str | None:
+    """The code of a non-retryable business failure (a decline, capture_failed), else None."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.non_retryable and cause.type:
+        return cause.type
+    return None
+
+
+def _reason(error: ActivityError, fallback: str = PROCESSING_ERROR) -> str:
+    """The failureReason once retries ran out: the gateway's last transient error, a timeout,
+    or the fallback for anything unexpected."""
+    cause = error.cause
+    if isinstance(cause, TemporalTimeoutError):
+        return GATEWAY_TIMEOUT
+    if isinstance(cause, ApplicationError) and cause.type in (GATEWAY_TIMEOUT, GATEWAY_UNAVAILABLE):
+        return cause.type
+    return fallback

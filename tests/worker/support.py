@@ -1,0 +1,175 @@
+"""Factories and readers for the worker tests: everything through the library, not the API."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+
+from payments_core.db.session import transaction
+from payments_core.gateway.sandbox import SandboxConnector
+from payments_core.gateway.sandbox.ledger import entry_for_key, ledger_for_payment
+from payments_core.merchants.models import Merchant
+from payments_core.outbox.models import OutboxMessage
+from payments_core.payment_methods import service as payment_methods
+from payments_core.payment_methods.schemas import PaymentMethodCreate
+from payments_core.payments import service as payments
+from payments_core.payments.models import Payment
+from payments_core.payments.schemas import PaymentCreate
+from payments_core.refunds import service as refunds
+from payments_core.refunds.models import Refund
+from payments_core.refunds.schemas import RefundCreate
+from payments_core.settings import DEFAULT_CURRENCIES
+from payments_core.temporal import names
+from payments_core.temporal.inputs import PaymentWorkflowInput, RefundWorkflowInput
+from payments_worker.payloads import PaymentOutcome, RefundOutcome
+
+# The sandbox's "never answers" card keeps an authorization waiting this long per attempt.
+ANSWER_TIMEOUT = timedelta(milliseconds=300)
+RESULT_TIMEOUT_SECONDS = 30
+
+SUCCEEDING_CARDS = ("4242424242424242", "5555555555554444", "5060666666666666666")
+DECLINED_CARD = "4000000000000002"
+INSUFFICIENT_FUNDS_CARD = "4000000000009995"
+TRANSIENT_CARD = "4000000000000119"
+CAPTURE_FAILS_CARD = "4000000000000259"
+TIMEOUT_CARD = "4000000000000341"
+
+AMOUNT = 10_000
+
+Sessions = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
+
+
+async def create_merchant(sessions: Sessions) -> uuid.UUID:
+    merchant = Merchant(name="Worker Test", email=f"worker-{uuid.uuid4().hex}@example.com")
+    async with transaction(sessions) as session:
+        session.add(merchant)
+    return merchant.id
+
+
+async def card_method(
+    sessions: Sessions, sandbox: SandboxConnector, merchant_id: uuid.UUID, number: str
+) -> uuid.UUID:
+    card = {"number": number, "expMonth": 12, "expYear": 2035, "cvc": "123"}
+    request = PaymentMethodCreate.model_validate({"type": "card", "card": card})
+    async with transaction(sessions) as session:
+        method = await payment_methods.register(session, merchant_id, request, sandbox)
+    return method.id
+
+
+async def bank_transfer_method(
+    sessions: Sessions, sandbox: SandboxConnector, merchant_id: uuid.UUID
+) -> uuid.UUID:
+    request = PaymentMethodCreate.model_validate(
+        {"type": "bank_transfer", "accountNumber": "0123456789", "bankCode": "058"}
+    )
+    async with transaction(sessions) as session:
+        method = await payment_methods.register(session, merchant_id, request, sandbox)
+    return method.id
+
+
+async def create_payment(
+    sessions: Sessions, merchant_id: uuid.UUID, method_id: uuid.UUID, amount: int = AMOUNT
+) -> str:
+    request = PaymentCreate.model_validate({"amount": amount, "paymentMethodId": str(method_id)})
+    async with transaction(sessions) as session:
+        payment = await payments.create(
+            session, merchant_id, request, supported_currencies=DEFAULT_CURRENCIES
+        )
+    return str(payment.id)
+
+
+async def card_payment(
+    sessions: Sessions, sandbox: SandboxConnector, merchant_id: uuid.UUID, number: str
+) -> str:
+    method_id = await card_method(sessions, sandbox, merchant_id, number)
+    return await create_payment(sessions, merchant_id, method_id)
+
+
+async def create_refund(
+    sessions: Sessions, merchant_id: uuid.UUID, payment_id: str, amount: int | None = None
+) -> str:
+    request = RefundCreate.model_validate({} if amount is None else {"amount": amount})
+    async with transaction(sessions) as session:
+        refund, _ = await refunds.create(session, merchant_id, uuid.UUID(payment_id), request)
+    return str(refund.id)
+
+
+async def start_payment(
+    client: Client, task_queue: str, payment_id: str
+) -> WorkflowHandle[Any, PaymentOutcome]:
+    return await client.start_workflow(
+        names.PAYMENT_WORKFLOW,
+        PaymentWorkflowInput(payment_id),
+        id=names.payment_workflow_id(payment_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        result_type=PaymentOutcome,
+    )
+
+
+async def run_payment(client: Client, task_queue: str, payment_id: str) -> PaymentOutcome:
+    handle = await start_payment(client, task_queue, payment_id)
+    return await result_of(handle)
+
+
+async def run_refund(
+    client: Client, task_queue: str, refund_id: str, payment_id: str
+) -> RefundOutcome:
+    handle = await client.start_workflow(
+        names.REFUND_WORKFLOW,
+        RefundWorkflowInput(refund_id, payment_id),
+        id=names.refund_workflow_id(refund_id),
+        task_queue=task_queue,
+        result_type=RefundOutcome,
+    )
+    return await result_of(handle)
+
+
+async def result_of(handle: WorkflowHandle[Any, T]) -> T:
+    # result() long-polls again and again: only an overall deadline bounds it.
+    async with asyncio.timeout(RESULT_TIMEOUT_SECONDS):
+        return await handle.result()
+
+
+async def payment_row(sessions: Sessions, payment_id: str) -> Payment:
+    async with sessions() as session:
+        payment = await session.get(Payment, uuid.UUID(payment_id))
+    assert payment is not None
+    return payment
+
+
+async def refund_row(sessions: Sessions, refund_id: str) -> Refund:
+    async with sessions() as session:
+        refund = await session.get(Refund, uuid.UUID(refund_id))
+    assert refund is not None
+    return refund
+
+
+async def payment_events(sessions: Sessions, payment_id: str) -> list[str]:
+    """Event types in the outbox about this payment, in the order they were written."""
+    statement = (
+        select(col(OutboxMessage.event_type))
+        .where(text("payload -> 'data' -> 'payment' ->> 'id' = :payment_id"))
+        .order_by(col(OutboxMessage.created_at))
+        .params(payment_id=payment_id)
+    )
+    async with sessions() as session:
+        return list((await session.execute(statement)).scalars())
+
+
+async def ledger(sessions: Sessions, payment_id: str) -> list[tuple[str, str]]:
+    """(operation, outcome) of every sandbox ledger row of the payment, oldest first."""
+    async with sessions() as session:
+        entries = await ledger_for_payment(session, payment_id)
+        tombstone = await entry_for_key(session, f"{payment_id}-authorize")
+    rows = [(entry.operation, entry.outcome) for entry in entries]
+    if tombstone is not None and tombstone.payment_id is None:
+        rows.append((tombstone.operation, tombstone.outcome))
+    return rows
