@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from payments_core.payments.models import Payment
+from payments_core.payments import repository as payments
 from payments_core.temporal import names
 from payments_core.temporal.inputs import PaymentWorkflowInput
 
@@ -36,28 +34,6 @@ START_RPC_TIMEOUT = timedelta(seconds=5)
 class SweepResult:
     found: int
     started: int
-
-
-async def pending_before(
-    session: AsyncSession,
-    cutoff: datetime,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> list[tuple[datetime, uuid.UUID]]:
-    """(created_at, id) of pending payments created before `cutoff`, oldest first.
-
-    The status is a literal, not a parameter, so PostgreSQL can use the partial index
-    ix_payments_pending_created even with a prepared statement's generic plan."""
-    statement = (
-        select(col(Payment.created_at), col(Payment.id))
-        .where(text("payments.status = 'pending'"), col(Payment.created_at) < cutoff)
-        .order_by(col(Payment.created_at), col(Payment.id))
-        .limit(limit)
-    )
-    if after is not None:
-        statement = statement.where(tuple_(col(Payment.created_at), col(Payment.id)) > after)
-    rows = await session.execute(statement)
-    return [(created_at, payment_id) for created_at, payment_id in rows.all()]
 
 
 class PendingPaymentSweeper:
@@ -93,7 +69,7 @@ class PendingPaymentSweeper:
     async def sweep_once(self) -> SweepResult:
         cutoff = datetime.now(UTC) - self._pending_after
         async with self._sessions() as session:
-            rows = await pending_before(session, cutoff, self._cursor, self._batch_size)
+            rows = await payments.pending_before(session, cutoff, self._cursor, self._batch_size)
         # A short page means the end was reached: the next round starts from the oldest again.
         self._cursor = rows[-1] if len(rows) == self._batch_size else None
         started = 0

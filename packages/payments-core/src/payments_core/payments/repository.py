@@ -1,8 +1,9 @@
 """SQL for payments; every read is scoped to the owning merchant."""
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -60,3 +61,25 @@ async def list_page(
         statement = statement.where(col(Payment.created_at) <= filters.created_to)
     statement = paginate_newest_first(statement, Payment, page)
     return page_from_rows(list((await session.execute(statement)).scalars()), page)
+
+
+async def pending_before(
+    session: AsyncSession,
+    cutoff: datetime,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[datetime, uuid.UUID]]:
+    """(created_at, id) of pending payments created before `cutoff`, oldest first.
+
+    The status is a literal, not a parameter, so PostgreSQL can use the partial index
+    ix_payments_pending_created even with a prepared statement's generic plan."""
+    statement = (
+        select(col(Payment.created_at), col(Payment.id))
+        .where(text("payments.status = 'pending'"), col(Payment.created_at) < cutoff)
+        .order_by(col(Payment.created_at), col(Payment.id))
+        .limit(limit)
+    )
+    if after is not None:
+        statement = statement.where(tuple_(col(Payment.created_at), col(Payment.id)) > after)
+    rows = await session.execute(statement)
+    return [(created_at, payment_id) for created_at, payment_id in rows.all()]
