@@ -19,6 +19,16 @@ class AppService:
     consumes: tuple[str, ...] = ()
     # Its HTTP port env var, when it serves one: `make up` waits for it before reporting ready.
     port_env: str | None = None
+    # Its health endpoint: the user's override variable and the default port. Each process reads
+    # HEALTH_PORT, so `make up` hands every one its own.
+    health_port_env: str | None = None
+    default_health_port: int = 0
+
+    def health_port(self, env: Mapping[str, str]) -> int | None:
+        if self.health_port_env is None:
+            return None
+        raw = env.get(self.health_port_env) or str(self.default_health_port)
+        return int(raw) if raw.isdigit() else self.default_health_port
 
     def exists(self) -> bool:
         """Whether `python -m <module>` can run yet (services land one at a time)."""
@@ -28,15 +38,22 @@ class AppService:
             return False
 
     def spec(self, env: Mapping[str, str], cwd: Path) -> ServiceSpec:
+        own_env = dict(env)
+        health_port = self.health_port(env)
+        if health_port is not None:
+            own_env["HEALTH_PORT"] = str(health_port)
         return ServiceSpec(
-            name=self.name, argv=[sys.executable, "-m", self.module], env=env, cwd=cwd
+            name=self.name, argv=[sys.executable, "-m", self.module], env=own_env, cwd=cwd
         )
 
 
 # Start order; they stop in reverse, and all of them before the infrastructure they use.
 APP_SERVICES: tuple[AppService, ...] = (
     AppService("api", "payments_api", port_env="API_PORT"),
-    AppService("worker", "payments_worker"),
-    AppService("processor", "payments_processor", consumes=("payment-processing-queue",)),
-    AppService("webhooks", "payments_webhook_sender", consumes=("payment-webhook-queue",)),
-)
+    AppService("worker", "payments_worker", health_port_env="WORKER_HEALTH_PORT",
+               default_health_port=9101),
+    AppService("processor", "payments_processor", consumes=("payment-processing-queue",),
+               health_port_env="PROCESSOR_HEALTH_PORT", default_health_port=9102),
+    AppService("webhooks", "payments_webhook_sender", consumes=("payment-webhook-queue",),
+               health_port_env="WEBHOOKS_HEALTH_PORT", default_health_port=9103),
+)  # fmt: skip

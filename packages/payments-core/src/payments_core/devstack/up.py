@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from payments_core.devstack.environment import Ports, admin_token, service_environment
+from payments_core.devstack.environment import Port, Ports, admin_token, service_environment
 from payments_core.devstack.errors import DevstackError
 from payments_core.devstack.moto_server import MotoServer
 from payments_core.devstack.postgres import EmbeddedPostgres
@@ -102,6 +102,12 @@ def _start_stack(
     wanted_ports = [ports.api, ports.moto, ports.temporal, ports.temporal_ui]
     if external_database_url is None:
         wanted_ports.append(ports.postgres)
+    for service in services:
+        health_port = service.health_port(env)
+        if health_port and service.health_port_env:
+            wanted_ports.append(
+                Port(f"{service.name} health", service.health_port_env, health_port)
+            )
     for port in wanted_ports:
         check_port_free(port.number, port.name, port.env_var)
     progress("ports free: " + ", ".join(f"{p.number} ({p.name})" for p in wanted_ports))
@@ -155,10 +161,12 @@ def _start_stack(
 
     for service in services:
         process = supervisor.start(service.spec(service_env, repo))
-        if service.port_env is not None:
-            service_port = int(service_env[service.port_env])
+        ready_port = (
+            int(service_env[service.port_env]) if service.port_env else service.health_port(env)
+        )
+        if ready_port:
             wait_until(
-                functools.partial(port_accepts_connections, service_port),
+                functools.partial(port_accepts_connections, ready_port),
                 what=service.name,
                 timeout=SERVICE_READY_TIMEOUT_SECONDS,
                 process=process,
@@ -168,7 +176,12 @@ def _start_stack(
     if missing:
         progress("not written yet, not started: " + ", ".join(missing))
 
-    summary = _summary(ports, database_url, service_env["ADMIN_API_TOKEN"], demo, logs)
+    health = {
+        service.name: health_port
+        for service in services
+        if (health_port := service.health_port(env))
+    }
+    summary = _summary(ports, database_url, service_env["ADMIN_API_TOKEN"], demo, logs, health)
     supervisor.writer.block("devstack", ["", *summary])
     return purger
 
@@ -232,7 +245,12 @@ def _without_password(url: str) -> str:
 
 
 def _summary(
-    ports: Ports, database_url: str, admin_api_token: str, demo: Demo | None, logs: Path
+    ports: Ports,
+    database_url: str,
+    admin_api_token: str,
+    demo: Demo | None,
+    logs: Path,
+    health: dict[str, int],
 ) -> list[str]:
     api = f"http://127.0.0.1:{ports.api.number}/api/v1"
     lines = [
@@ -244,6 +262,10 @@ def _summary(
         f"  AWS emulator       http://127.0.0.1:{ports.moto.number}",
         f"  PostgreSQL         {_without_password(database_url)}",
         f"  logs               {logs}/ (postgres, moto, temporal)",
+        *(
+            f"  {name + ' health':<18} http://127.0.0.1:{port}/health"
+            for name, port in health.items()
+        ),
         f"  admin token        {admin_api_token}",
     ]
     if demo is None:
