@@ -99,26 +99,31 @@ async def begin_step(
 async def record_authorization(
     session: AsyncSession, payment_id: uuid.UUID, gateway_reference: str
 ) -> Payment:
-    payment = await lock(session, payment_id)
-    payment.gateway_reference = gateway_reference
-    payment.processing_step = PaymentStep.AUTHORIZED.value
-    payment.updated_at = datetime.now(UTC)
-    return payment
+    return await _record_step(
+        session, payment_id, PaymentStep.AUTHORIZED, gateway_reference=gateway_reference
+    )
 
 
 async def record_capture(
     session: AsyncSession, payment_id: uuid.UUID, capture_reference: str
 ) -> Payment:
-    payment = await lock(session, payment_id)
-    payment.capture_reference = capture_reference
-    payment.processing_step = PaymentStep.CAPTURED.value
-    payment.updated_at = datetime.now(UTC)
-    return payment
+    return await _record_step(
+        session, payment_id, PaymentStep.CAPTURED, capture_reference=capture_reference
+    )
 
 
 async def record_void(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
+    return await _record_step(session, payment_id, PaymentStep.VOIDED)
+
+
+async def _record_step(
+    session: AsyncSession, payment_id: uuid.UUID, step: PaymentStep, **references: str
+) -> Payment:
+    """Gateway work `step` finished: note it, with the gateway's references."""
     payment = await lock(session, payment_id)
-    payment.processing_step = PaymentStep.VOIDED.value
+    for name, value in references.items():
+        setattr(payment, name, value)
+    payment.processing_step = step.value
     payment.updated_at = datetime.now(UTC)
     return payment
 
