@@ -9,7 +9,8 @@ from payments_core.aws.clients import AwsClient, AwsContext
 from payments_core.aws.provisioning import ProvisionedResources, provision
 from payments_core.aws.topology import PROCESSING_QUEUE
 from payments_core.consumer.envelope import parse_event
-from payments_core.consumer.polling import PollingConfig, SqsPoller, polling_sqs_client
+from payments_core.consumer.polling import PollingConfig, SqsPoller
+from payments_core.consumer.queues import polling_sqs_client
 from payments_core.consumer.records import SqsRecord
 from payments_core.devstack.moto_server import MotoServer
 from tests.core.consumer.conftest import MAX_RECEIVE_COUNT

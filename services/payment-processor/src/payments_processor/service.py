@@ -14,7 +14,8 @@ from temporalio.client import Client
 
 from payments_core.aws.clients import AwsContext
 from payments_core.consumer.health import HealthServer
-from payments_core.consumer.polling import PollingConfig, SqsPoller, polling_sqs_client
+from payments_core.consumer.polling import PollingConfig, SqsPoller
+from payments_core.consumer.queues import polling_sqs_client
 from payments_core.consumer.settings import ConsumerSettings
 from payments_core.settings import ProcessorSettings
 from payments_core.temporal.client import connect

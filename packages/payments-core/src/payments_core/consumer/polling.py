@@ -12,26 +12,30 @@
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
-from botocore.config import Config
 
-from payments_core.aws.clients import DEFAULT_CLIENT_CONFIG, AwsClient, AwsContext
+from payments_core.aws.clients import AwsClient
 from payments_core.aws.errors import aws_errors
 from payments_core.consumer.batch import RecordHandler, handle_batch
+from payments_core.consumer.queues import (
+    DEFAULT_VISIBILITY_TIMEOUT,
+    queue_visibility_timeout,
+    resolve_queue_url,
+)
 from payments_core.consumer.records import RECEIVE_COUNT_ATTRIBUTE, MalformedRecord, SqsRecord
 from payments_core.consumer.settings import ConsumerSettings
+from payments_core.consumer.sqs_batches import change_visibility, delete_batch
 
 T = TypeVar("T")
 
 log = structlog.get_logger("payments_core.consumer")
 
-MAX_MESSAGES_PER_RECEIVE = 10  # the SQS maximum, also for the batch delete/visibility calls
-DEFAULT_VISIBILITY_TIMEOUT = 30
+MAX_MESSAGES_PER_RECEIVE = 10  # the SQS maximum
 # With WaitTimeSeconds=0 an empty queue answers at once: pause instead of spinning.
 EMPTY_SHORT_POLL_PAUSE_SECONDS = 1.0
 
@@ -69,37 +73,6 @@ class PollingConfig:
             visibility_timeout=settings.sqs_visibility_timeout,
             drain_timeout=settings.sqs_drain_seconds,
         )
-
-
-@asynccontextmanager
-async def polling_sqs_client(aws: AwsContext, *, wait_seconds: int) -> AsyncIterator[AwsClient]:
-    """An SQS client whose read timeout outlasts a long poll (the shared default is 10 s)."""
-    options = dict(aws.client_options)
-    base: Config = options.get("config") or DEFAULT_CLIENT_CONFIG
-    options["config"] = base.merge(Config(read_timeout=wait_seconds + 10))
-    async with aws.session.client("sqs", **options) as client:
-        yield client
-
-
-def is_queue_url(queue: str) -> bool:
-    return queue.startswith(("https://", "http://"))
-
-
-async def resolve_queue_url(sqs: AwsClient, queue: str) -> str:
-    if is_queue_url(queue):
-        return queue
-    with aws_errors(f"sqs:GetQueueUrl {queue}"):
-        response = await sqs.get_queue_url(QueueName=queue)
-    return str(response["QueueUrl"])
-
-
-async def queue_visibility_timeout(sqs: AwsClient, queue_url: str) -> int:
-    with aws_errors("sqs:GetQueueAttributes"):
-        response = await sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"]
-        )
-    raw = str(response.get("Attributes", {}).get("VisibilityTimeout", ""))
-    return int(raw) if raw.isdigit() else DEFAULT_VISIBILITY_TIMEOUT
 
 
 @dataclass
@@ -340,34 +313,12 @@ class SqsPoller:
             for record in batch.records:
                 self._hidden.pop(record.message_id, None)
 
+    def _resolved_url(self) -> str:
+        assert self.queue_url is not None, "the queue URL is resolved before any message arrives"
+        return self.queue_url
+
     async def _delete(self, records: Sequence[SqsRecord]) -> None:
-        for chunk in _chunks(records):
-            entries = [
-                {"Id": str(index), "ReceiptHandle": record.receipt_handle}
-                for index, record in enumerate(chunk)
-            ]
-            try:
-                with aws_errors("sqs:DeleteMessageBatch"):
-                    response = await self._sqs.delete_message_batch(
-                        QueueUrl=self.queue_url, Entries=entries
-                    )
-            except Exception as error:
-                # The effect is done; a redelivery finds it done (handlers are idempotent).
-                log.warning(
-                    "consumer.delete_failed",
-                    message_ids=[record.message_id for record in chunk],
-                    error_type=type(error).__name__,
-                    error=str(error),
-                )
-                continue
-            failures = response.get("Failed", [])
-            self.stats.deleted += len(chunk) - len(failures)
-            for failure in failures:
-                log.warning(
-                    "consumer.delete_failed",
-                    message_ids=[chunk[int(failure["Id"])].message_id],
-                    error=str(failure.get("Code", "")),
-                )
+        self.stats.deleted += await delete_batch(self._sqs, self._resolved_url(), records)
 
     # -- visibility --------------------------------------------------------------------------
 
@@ -380,36 +331,7 @@ class SqsPoller:
                 await self._change_visibility(records, self.visibility_timeout)
 
     async def _change_visibility(self, records: Sequence[SqsRecord], seconds: int) -> None:
-        for chunk in _chunks(records):
-            entries = [
-                {
-                    "Id": str(index),
-                    "ReceiptHandle": record.receipt_handle,
-                    "VisibilityTimeout": seconds,
-                }
-                for index, record in enumerate(chunk)
-            ]
-            try:
-                with aws_errors("sqs:ChangeMessageVisibilityBatch"):
-                    response = await self._sqs.change_message_visibility_batch(
-                        QueueUrl=self.queue_url, Entries=entries
-                    )
-            except Exception as error:
-                log.warning(
-                    "consumer.visibility_failed",
-                    message_ids=[record.message_id for record in chunk],
-                    error_type=type(error).__name__,
-                    error=str(error),
-                )
-                continue
-            for failure in response.get("Failed", []):
-                log.warning(
-                    "consumer.visibility_failed",
-                    message_ids=[chunk[int(failure["Id"])].message_id],
-                    error=str(failure.get("Code", "")),
-                )
-
-    # -- stop --------------------------------------------------------------------------------
+        await change_visibility(self._sqs, self._resolved_url(), records, seconds)
 
     async def _drain(self) -> None:
         batches = set(self._batches)
@@ -466,13 +388,6 @@ def _records(messages: list[dict[str, Any]]) -> list[SqsRecord]:
         except MalformedRecord:
             log.error("consumer.malformed_record")
     return records
-
-
-def _chunks(records: Sequence[SqsRecord]) -> list[Sequence[SqsRecord]]:
-    return [
-        records[start : start + MAX_MESSAGES_PER_RECEIVE]
-        for start in range(0, len(records), MAX_MESSAGES_PER_RECEIVE)
-    ]
 
 
 def _as_fields(stats: PollerStats) -> dict[str, int]:

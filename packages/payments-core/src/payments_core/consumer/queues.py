@@ -1,0 +1,42 @@
+"""SQS queue helpers for consumers: a long-poll-safe client, names to URLs, attributes."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from botocore.config import Config
+
+from payments_core.aws.clients import DEFAULT_CLIENT_CONFIG, AwsClient, AwsContext
+from payments_core.aws.errors import aws_errors
+
+DEFAULT_VISIBILITY_TIMEOUT = 30
+
+
+@asynccontextmanager
+async def polling_sqs_client(aws: AwsContext, *, wait_seconds: int) -> AsyncIterator[AwsClient]:
+    """An SQS client whose read timeout outlasts a long poll (the shared default is 10 s)."""
+    options = dict(aws.client_options)
+    base: Config = options.get("config") or DEFAULT_CLIENT_CONFIG
+    options["config"] = base.merge(Config(read_timeout=wait_seconds + 10))
+    async with aws.session.client("sqs", **options) as client:
+        yield client
+
+
+def is_queue_url(queue: str) -> bool:
+    return queue.startswith(("https://", "http://"))
+
+
+async def resolve_queue_url(sqs: AwsClient, queue: str) -> str:
+    if is_queue_url(queue):
+        return queue
+    with aws_errors(f"sqs:GetQueueUrl {queue}"):
+        response = await sqs.get_queue_url(QueueName=queue)
+    return str(response["QueueUrl"])
+
+
+async def queue_visibility_timeout(sqs: AwsClient, queue_url: str) -> int:
+    with aws_errors("sqs:GetQueueAttributes"):
+        response = await sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"]
+        )
+    raw = str(response.get("Attributes", {}).get("VisibilityTimeout", ""))
+    return int(raw) if raw.isdigit() else DEFAULT_VISIBILITY_TIMEOUT
