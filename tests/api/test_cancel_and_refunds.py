@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -55,6 +56,26 @@ async def drive(engine: AsyncEngine, payment_id: str, *, to: str) -> None:
         )
         await transitions.record_capture(session, pid, "cap_test")
         await transitions.complete(session, pid)
+
+
+CompletedPayment = Callable[[int], Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def completed_payment(
+    client: httpx.AsyncClient,
+    merchant: MerchantFixture,
+    card_method: dict[str, Any],
+    engine: AsyncEngine,
+) -> CompletedPayment:
+    """A payment of the given amount, captured and completed as the worker would leave it."""
+
+    async def create(amount: int) -> dict[str, Any]:
+        payment = await create_payment(client, merchant, card_method, amount=amount)
+        await drive(engine, payment["id"], to="completed")
+        return payment
+
+    return create
 
 
 async def events_for(engine: AsyncEngine, payment_id: str) -> list[str]:
@@ -117,9 +138,9 @@ async def test_partial_then_full_refund(
     merchant: MerchantFixture,
     card_method: dict[str, Any],
     engine: AsyncEngine,
+    completed_payment: CompletedPayment,
 ) -> None:
-    payment = await create_payment(client, merchant, card_method, amount=10_000)
-    await drive(engine, payment["id"], to="completed")
+    payment = await completed_payment(10_000)
     base = f"/payments/{payment['id']}/refunds"
 
     partial = await client.post(
@@ -153,9 +174,9 @@ async def test_refund_more_than_the_amount_is_400_and_creates_nothing(
     merchant: MerchantFixture,
     card_method: dict[str, Any],
     engine: AsyncEngine,
+    completed_payment: CompletedPayment,
 ) -> None:
-    payment = await create_payment(client, merchant, card_method, amount=1_000)
-    await drive(engine, payment["id"], to="completed")
+    payment = await completed_payment(1_000)
     base = f"/payments/{payment['id']}/refunds"
     for body in ({"amount": 1_001}, {"amount": 0}, {"amount": 10.5}, {"amount": "5"}):
         response = await client.post(base, json=body, headers=merchant.headers)
@@ -168,9 +189,9 @@ async def test_two_concurrent_refunds_cannot_exceed_the_amount(
     merchant: MerchantFixture,
     card_method: dict[str, Any],
     engine: AsyncEngine,
+    completed_payment: CompletedPayment,
 ) -> None:
-    payment = await create_payment(client, merchant, card_method, amount=1_000)
-    await drive(engine, payment["id"], to="completed")
+    payment = await completed_payment(1_000)
     base = f"/payments/{payment['id']}/refunds"
     responses = await asyncio.gather(
         *(client.post(base, json={"amount": 600}, headers=merchant.headers) for _ in range(2))
@@ -204,9 +225,9 @@ async def test_refund_idempotency_key_is_honoured(
     merchant: MerchantFixture,
     card_method: dict[str, Any],
     engine: AsyncEngine,
+    completed_payment: CompletedPayment,
 ) -> None:
-    payment = await create_payment(client, merchant, card_method, amount=1_000)
-    await drive(engine, payment["id"], to="completed")
+    payment = await completed_payment(1_000)
     headers = {**merchant.headers, "Idempotency-Key": f"refund-{payment['id']}"}
     base = f"/payments/{payment['id']}/refunds"
     first = await client.post(base, json={"amount": 400}, headers=headers)
@@ -222,9 +243,9 @@ async def test_refunds_and_cancel_of_another_merchant_are_404(
     card_method: dict[str, Any],
     engine: AsyncEngine,
     onboard: OnboardMerchant,
+    completed_payment: CompletedPayment,
 ) -> None:
-    payment = await create_payment(client, merchant, card_method, amount=1_000)
-    await drive(engine, payment["id"], to="completed")
+    payment = await completed_payment(1_000)
     refund = (
         await client.post(
             f"/payments/{payment['id']}/refunds", json={"amount": 1}, headers=merchant.headers

@@ -46,12 +46,6 @@ class AuthenticationFailed(PaymentsError):
     code = "unauthorized"
 
 
-class PermissionDenied(PaymentsError):
-    status_code = 403
-    error_type = "permission_error"
-    code = "forbidden"
-
-
 class InvalidState(PaymentsError):
     status_code = 409
     error_type = "invalid_state_error"

@@ -16,6 +16,7 @@ import structlog
 from starlette.exceptions import HTTPException
 
 from payments_api.responses import error_body
+from payments_core.errors import PayloadTooLarge, PaymentsError, RateLimited
 from payments_core.rate_limit.service import RateLimiter, RateLimitState
 
 Scope = MutableMapping[str, Any]
@@ -78,23 +79,23 @@ class EdgeMiddleware:
                     )
             await send(message)
 
-        def reject(status: int, error_type: str, code: str, text: str) -> Awaitable[None]:
+        def reject(error: PaymentsError) -> Awaitable[None]:
             body = error_body(
-                status_code=status,
-                error_type=error_type,
-                code=code,
-                message=text,
-                param=None,
+                status_code=error.status_code,
+                error_type=error.error_type,
+                code=error.code,
+                message=error.message,
+                param=error.param,
                 path=scope["path"],
                 method=scope["method"],
                 correlation_id=correlation_id,
             )
-            return _send_json(send_with_headers, status, body)
+            return _send_json(send_with_headers, error.status_code, body)
 
         with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_body_bytes:
-                await reject(413, "invalid_request_error", "payload_too_large", self._too_large())
+                await reject(PayloadTooLarge(self._too_large()))
                 return
             if scope["path"] not in self.unlimited_paths:
                 limit = await self._count(scope, headers)
@@ -105,16 +106,14 @@ class EdgeMiddleware:
                     )
                     if limit.exceeded:
                         extra_headers.append((b"retry-after", str(limit.retry_after()).encode()))
-                        await reject(
-                            429, "rate_limit_error", "rate_limit_exceeded", "too many requests"
-                        )
+                        await reject(RateLimited("too many requests"))
                         return
             try:
                 await self.app(scope, self._limited(receive), send_with_headers)
             except Exception:
                 log.exception("api.unhandled_error", path=scope["path"], method=scope["method"])
                 if not started:
-                    await reject(500, "api_error", "internal_error", "an internal error occurred")
+                    await reject(PaymentsError("an internal error occurred"))
 
     def _too_large(self) -> str:
         return f"request body must be at most {self.max_body_bytes // 1024} KiB"

@@ -82,10 +82,6 @@ class VoidResult:
 class GatewayConnector(Protocol):
     name: str
 
-    def accepts_test_cards_only(self) -> bool:
-        """True for a sandbox: only its published test numbers are accepted."""
-        ...
-
     async def tokenize(self, card: CardDetails) -> TokenizedCard:
         """Vault the card and return a token; raises InvalidRequest for cards it refuses."""
         ...

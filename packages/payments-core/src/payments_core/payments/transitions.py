@@ -20,7 +20,6 @@ from payments_core.payments.schemas import PaymentOut
 from payments_core.payments.status import PaymentStatus, PaymentStep, can_transition
 
 CANCELLABLE = frozenset({PaymentStatus.PENDING, PaymentStatus.PROCESSING})
-TERMINAL = frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
 
 
 async def lock(

@@ -41,9 +41,6 @@ class SandboxConnector:
         # How long the "never answers" card keeps the caller waiting before the timeout.
         self._answer_timeout_seconds = answer_timeout_seconds
 
-    def accepts_test_cards_only(self) -> bool:
-        return True
-
     async def tokenize(self, card: CardDetails) -> TokenizedCard:
         await self._network()
         return await vault_card(self._sessions, card)
