@@ -1,5 +1,6 @@
 """Helpers shared by the API tests (imported by conftest and by test modules)."""
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -87,3 +88,13 @@ def wait_until_serving(base_url: str, timeout: float = 30.0) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"the API at {base_url} did not start")
+
+
+async def fresh_rate_limit_window(needed_seconds: float = 15.0) -> None:
+    """Wait for a new fixed window when the current one ends too soon: a test that counts
+    requests against the limit must not see the count reset halfway through."""
+    from payments_core.rate_limit.service import WINDOW_SECONDS
+
+    left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+    if left < needed_seconds:
+        await asyncio.sleep(left + 0.1)

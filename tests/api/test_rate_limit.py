@@ -17,6 +17,7 @@ from tests.api.support import (
     OnboardMerchant,
     api_settings,
     assert_error,
+    fresh_rate_limit_window,
     running_client,
     wait_until_serving,
 )
@@ -27,6 +28,7 @@ async def test_the_limit_answers_429_with_retry_after(
 ) -> None:
     limited_merchant, other_merchant = await onboard(), await onboard()
     app = create_app(api_settings(database_url, rate_limit_per_minute=3))
+    await fresh_rate_limit_window()
     async with running_client(app) as client:
         headers = limited_merchant.headers
         responses = [await client.get("/merchants/me", headers=headers) for _ in range(4)]
@@ -89,6 +91,7 @@ async def test_the_limit_holds_across_two_api_processes(
 ) -> None:
     first, second = two_api_processes
     headers = (await onboard()).headers
+    await fresh_rate_limit_window()
     async with httpx.AsyncClient(timeout=10) as client:
         responses = await asyncio.gather(
             *(client.get(f"{url}/merchants/me", headers=headers) for url in [first, second] * 8)
