@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from payments_core.settings import ApiSettings
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+# A fixed test key (32 bytes of 0x01, base64): encrypts webhook secrets at rest.
+WEBHOOK_ENCRYPTION_KEY = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 TEST_CARD = {"number": "4242424242424242", "expMonth": 12, "expYear": 2035, "cvc": "123"}
 
@@ -26,6 +28,7 @@ def api_settings(database_url: str, **overrides: Any) -> ApiSettings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "admin_api_token": ADMIN_TOKEN,
+        "webhook_encryption_key": WEBHOOK_ENCRYPTION_KEY,
         "rate_limit_per_minute": 100_000,
         "enable_sns_publishing": False,
         "log_format": "console",

@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from payments_core.devstack.processes import find_free_port
-from tests.api.support import ADMIN_TOKEN, OPERATOR, unique_email, wait_until_serving
+from tests.api.support import (
+    ADMIN_TOKEN,
+    OPERATOR,
+    WEBHOOK_ENCRYPTION_KEY,
+    unique_email,
+    wait_until_serving,
+)
 
 CARD = "4000000000000002"
 BAD_LUHN = "4000000000000003"
@@ -24,6 +30,7 @@ def test_secrets_do_not_appear_in_the_api_log(database_url: str, tmp_path: Path)
         **os.environ,
         "DATABASE_URL": database_url,
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "WEBHOOK_ENCRYPTION_KEY": WEBHOOK_ENCRYPTION_KEY,
         "ENABLE_SNS_PUBLISHING": "false",
         # The operator's credential shares one bucket with every other test this minute.
         "RATE_LIMIT_PER_MINUTE": "1000000",

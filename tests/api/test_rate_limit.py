@@ -14,6 +14,7 @@ from payments_api.app import create_app
 from payments_core.devstack.processes import find_free_port
 from tests.api.support import (
     ADMIN_TOKEN,
+    WEBHOOK_ENCRYPTION_KEY,
     OnboardMerchant,
     api_settings,
     assert_error,
@@ -61,6 +62,7 @@ def two_api_processes(database_url: str) -> Iterator[list[str]]:
         **os.environ,
         "DATABASE_URL": database_url,
         "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "WEBHOOK_ENCRYPTION_KEY": WEBHOOK_ENCRYPTION_KEY,
         "RATE_LIMIT_PER_MINUTE": "10",
         "ENABLE_SNS_PUBLISHING": "false",
         "LOG_LEVEL": "WARNING",

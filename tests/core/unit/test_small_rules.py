@@ -33,11 +33,21 @@ def test_metadata_limits() -> None:
 
 
 def test_cursor_round_trips_and_rejects_garbage() -> None:
-    cursor = Cursor(datetime(2026, 11, 27, 10, 0, tzinfo=UTC), uuid.uuid4())
+    item_id = uuid.uuid4()
+    cursor = Cursor(datetime(2026, 11, 27, 10, 0, tzinfo=UTC), str(item_id))
     assert Cursor.decode(cursor.encode()) == cursor
+    assert cursor.id_for(column_is_uuid=True) == item_id
     for garbage in ("not-a-cursor", "", "W10", "e30"):
         with pytest.raises(InvalidRequest):
             Cursor.decode(garbage)
+
+
+def test_an_event_cursor_is_refused_by_a_uuid_list() -> None:
+    # Events are keyed by `evt_…` ids; their cursor must not reach a UUID column as a 500.
+    cursor = Cursor.decode(Cursor(datetime(2026, 11, 27, tzinfo=UTC), "evt_" + "a" * 32).encode())
+    assert cursor.id_for(column_is_uuid=False) == "evt_" + "a" * 32
+    with pytest.raises(InvalidRequest):
+        cursor.id_for(column_is_uuid=True)
 
 
 def test_secret_never_prints() -> None:

@@ -19,7 +19,8 @@ MAX_LIMIT = 100
 @dataclass(frozen=True, slots=True)
 class Cursor:
     created_at: datetime
-    id: uuid.UUID
+    # A UUID, or an event id (`evt_…`): checked against the listed column by `id_for`.
+    id: str
 
     def encode(self) -> str:
         raw = json.dumps([self.created_at.isoformat(), str(self.id)]).encode()
@@ -30,11 +31,24 @@ class Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
             created_at, item_id = json.loads(base64.urlsafe_b64decode(padded))
-            return cls(datetime.fromisoformat(created_at), uuid.UUID(item_id))
+            if not isinstance(item_id, str) or len(item_id) > 64:
+                raise ValueError("cursor id")
+            return cls(datetime.fromisoformat(created_at), item_id)
         except (ValueError, TypeError, AttributeError, binascii.Error):
-            raise InvalidRequest(
-                "cursor is not a valid pagination cursor", param="cursor"
-            ) from None
+            raise invalid_cursor() from None
+
+    def id_for(self, column_is_uuid: bool) -> uuid.UUID | str:
+        """The id in the listed column's type; a cursor from another list is refused."""
+        if not column_is_uuid:
+            return self.id
+        try:
+            return uuid.UUID(self.id)
+        except ValueError:
+            raise invalid_cursor() from None
+
+
+def invalid_cursor() -> InvalidRequest:
+    return InvalidRequest("cursor is not a valid pagination cursor", param="cursor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,5 +73,5 @@ def page_from_rows(rows: list[Any], request: PageRequest) -> "Page[Any]":
     """Rows were fetched with limit + 1: the extra row only says there is more."""
     has_more = len(rows) > request.limit
     items = rows[: request.limit]
-    next_cursor = Cursor(items[-1].created_at, items[-1].id).encode() if has_more else None
+    next_cursor = Cursor(items[-1].created_at, str(items[-1].id)).encode() if has_more else None
     return Page(items, request.limit, has_more, next_cursor)

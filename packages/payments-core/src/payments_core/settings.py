@@ -59,6 +59,27 @@ class TemporalSettings(ServiceSettings):
     enable_temporal_workflows: bool = True
 
 
+class WebhookUrlSettings(BaseSettings):
+    """Who may register and receive webhooks: the API and the sender share these."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # Encrypts endpoint secrets at rest (AES-256-GCM): base64 of 32 random bytes.
+    webhook_encryption_key: str = Field(
+        min_length=1, description="base64 of 32 random bytes; encrypts webhook secrets at rest"
+    )
+    # Local development only: lets webhook URLs be plain http and resolve to private addresses.
+    webhook_allow_private_urls: bool = False
+
+    @field_validator("webhook_encryption_key")
+    @classmethod
+    def _thirty_two_bytes(cls, value: str) -> str:
+        from payments_core.webhooks.secret_box import decode_key
+
+        decode_key(value)  # raises ValueError with a message that never quotes the key
+        return value
+
+
 class WorkerSettings(TemporalSettings, CoreSettings):
     sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
     # The sandbox's simulated "never answers" card waits this long; the connector gives up first.
@@ -79,7 +100,7 @@ class ProcessorSettings(TemporalSettings):
     health_port: int = Field(default=9102, ge=0, le=65535)
 
 
-class ApiSettings(CoreSettings):
+class ApiSettings(WebhookUrlSettings, CoreSettings):
     """The API process: operator auth, rate limits, CORS, currencies."""
 
     admin_api_token: str = Field(min_length=16)
@@ -109,6 +130,44 @@ class ApiSettings(CoreSettings):
         if not codes or any(len(code) != 3 or not code.isalpha() for code in codes):
             raise ValueError("must be comma-separated three-letter ISO 4217 codes")
         return codes
+
+
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+class WebhookSenderSettings(WebhookUrlSettings, CoreSettings):
+    payment_webhook_queue: str = Field(
+        default="payment-webhook-queue", description="queue name or URL"
+    )
+    # Seconds to wait before each retry; after the last one the delivery is failed.
+    webhook_retry_schedule: Annotated[tuple[int, ...], NoDecode] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Deliveries in flight at once in one process, and at most this many to one endpoint, so a
+    # slow merchant can hold only a few of the slots.
+    webhook_concurrency: int = Field(default=64, ge=1, le=1000)
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
+    # How often the due-time table is polled for retries (new events wake it at once).
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # SQS records handled at once: each one only writes delivery rows.
+    webhook_queue_concurrency: int = Field(default=10, ge=1, le=100)
+    health_port: int = Field(default=9103, ge=0, le=65535)
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _seconds_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("must be comma-separated whole seconds, e.g. 5,300,1800")
+            return tuple(int(part) for part in parts)
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _bounded(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(value) > 50 or any(seconds > 7 * 86_400 for seconds in value):
+            raise ValueError("at most 50 retries, each at most 7 days")
+        return value
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -12,13 +12,15 @@ def main() -> None:
     import asyncio
     import contextlib
 
+    from payments_core.consumer.signals import run_until_signalled
     from payments_core.telemetry.logging import configure_logging
-    from payments_processor.service import ProcessorService, run_until_signalled
+    from payments_processor.service import ProcessorService
 
     configure_logging(settings.log_level, settings.log_format)
     # A second signal cancels the drain; that cancellation ends the process, not a traceback.
     with contextlib.suppress(asyncio.CancelledError):
-        asyncio.run(run_until_signalled(ProcessorService(settings, consumer_settings)))
+        service = ProcessorService(settings, consumer_settings)
+        asyncio.run(run_until_signalled(service, "processor"))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ signal abandons them to SQS at once.
 """
 
 import asyncio
-import signal
 from contextlib import suppress
 
 import structlog
@@ -115,28 +114,3 @@ class ProcessorService:
             )
             return client
         return None
-
-
-async def run_until_signalled(service: ProcessorService) -> None:
-    """Run the service; the first SIGTERM/SIGINT drains, a second one abandons the drain."""
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    signals_seen = 0
-
-    def on_signal(signum: signal.Signals) -> None:
-        nonlocal signals_seen
-        signals_seen += 1
-        if signals_seen == 1:
-            log.info("processor.stopping", signal=signum.name)
-            service.stop()
-        elif main is not None:
-            log.warning("processor.stopping_now", signal=signum.name)
-            main.cancel()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
-    try:
-        await service.run()
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)

@@ -1,1 +1,1 @@
-"""payments_webhook_sender."""
+"""payments_webhook_sender: consumes payment-webhook-queue and delivers signed webhooks."""

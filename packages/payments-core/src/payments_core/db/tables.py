@@ -11,6 +11,7 @@ from payments_core.payment_methods.models import PaymentMethod
 from payments_core.payments.models import Payment
 from payments_core.rate_limit.models import RateLimitCounter
 from payments_core.refunds.models import Refund
+from payments_core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 metadata = SQLModel.metadata
 
@@ -26,5 +27,8 @@ __all__ = [
     "SandboxAttempt",
     "SandboxCard",
     "SandboxLedgerEntry",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -1,0 +1,195 @@
+"""Sends due deliveries: claims them from the due-time table and runs each as its own task.
+
+At most `webhook_concurrency` attempts are in flight, and at most `webhook_endpoint_concurrency`
+to any one endpoint, so an endpoint that takes the full timeout to answer holds a few slots and
+the other merchants' deliveries go on. Retries wait in the table (not in SQS), so a schedule of
+hours costs nothing while it waits and survives restarts.
+"""
+
+import asyncio
+import json
+import random
+import uuid
+from collections import Counter
+from contextlib import suppress
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from payments_core.db.session import transaction
+from payments_core.settings import WebhookSenderSettings
+from payments_core.webhooks.attempt import attempt_delivery
+from payments_core.webhooks.deliveries import (
+    ClaimedDelivery,
+    abandon,
+    claim_due,
+    record_attempt,
+)
+from payments_core.webhooks.endpoints import live_secrets
+from payments_core.webhooks.secret_box import SecretBox
+
+log = structlog.get_logger("payments_webhook_sender")
+
+# A claim lasts past the attempt's timeout; if the sender dies, the delivery is due again then.
+LEASE_MARGIN_SECONDS = 30.0
+ERROR_BACKOFF_SECONDS = 2.0
+
+
+def envelope_bytes(payload: dict[str, object]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class DeliveryDispatcher:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: WebhookSenderSettings,
+        client: httpx.AsyncClient,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = session_factory
+        self._settings = settings
+        self._client = client
+        self._box = SecretBox(settings.webhook_encryption_key)
+        self._rng = rng
+        self._in_flight: dict[asyncio.Task[None], uuid.UUID] = {}
+        self._per_endpoint: Counter[uuid.UUID] = Counter()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.running = False
+
+    @property
+    def lease_seconds(self) -> float:
+        return self._settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+
+    def wake(self) -> None:
+        """New deliveries are due now: claim them without waiting for the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self, drain_seconds: float) -> None:
+        self.running = True
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self.dispatch_once()
+                except Exception:
+                    log.warning("webhooks.claim_failed", exc_info=True)
+                    await self._sleep(ERROR_BACKOFF_SECONDS)
+                    continue
+                await self._sleep(self._settings.webhook_poll_seconds)
+        finally:
+            self.running = False
+            await self._drain(drain_seconds)
+
+    async def run_until_idle(self, budget_seconds: float) -> None:
+        """Send what is due until nothing is, or the budget is spent (a Lambda invocation)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget_seconds
+        while loop.time() < deadline:
+            claimed = await self.dispatch_once()
+            if not claimed and not self._in_flight:
+                return
+            await self._sleep(max(0.0, min(1.0, deadline - loop.time())))
+        await self._drain(0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def dispatch_once(self) -> int:
+        """Claim what is due, up to the free slots, and start sending it; returns how many."""
+        free = self._settings.webhook_concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        cap = self._settings.webhook_endpoint_concurrency
+        busy = [endpoint for endpoint, count in self._per_endpoint.items() if count >= cap]
+        async with transaction(self._sessions) as session:
+            claims = await claim_due(
+                session,
+                limit=free,
+                per_endpoint=cap,
+                busy_endpoints=busy,
+                lease_seconds=self.lease_seconds,
+            )
+        for claim in claims:
+            task = asyncio.create_task(self.deliver(claim), name=f"webhook-{claim.delivery_id}")
+            self._in_flight[task] = claim.endpoint_id
+            self._per_endpoint[claim.endpoint_id] += 1
+            task.add_done_callback(self._done)
+        return len(claims)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        endpoint = self._in_flight.pop(task)
+        self._per_endpoint[endpoint] -= 1
+        if self._per_endpoint[endpoint] <= 0:
+            del self._per_endpoint[endpoint]
+        self._wake.set()  # a slot is free
+        if not task.cancelled() and task.exception() is not None:
+            log.error("webhooks.delivery_crashed", exc_info=task.exception())
+
+    async def deliver(self, claim: ClaimedDelivery) -> None:
+        """One attempt of a claimed delivery, recorded; failures of our own (the database, a
+        secret that does not open) leave the claim to expire and be tried again."""
+        if not claim.endpoint_usable:
+            async with transaction(self._sessions) as session:
+                await abandon(session, claim, "endpoint disabled")
+            return
+        try:
+            secrets = live_secrets(
+                claim.endpoint_id,
+                claim.secret_sealed,
+                claim.previous_secret_sealed,
+                claim.previous_secret_expires_at,
+                box=self._box,
+            )
+        except ValueError as error:
+            log.error("webhooks.secret_unavailable", endpoint_id=str(claim.endpoint_id),
+                      error=str(error))  # fmt: skip
+            return
+        result = await attempt_delivery(
+            self._client,
+            url=claim.url,
+            event_id=claim.event_id,
+            body=envelope_bytes(claim.payload),
+            secrets=secrets,
+            allow_private=self._settings.webhook_allow_private_urls,
+            timeout_seconds=self._settings.webhook_timeout_seconds,
+        )
+        async with transaction(self._sessions) as session:
+            delivery = await record_attempt(
+                session, claim, result, self._settings.webhook_retry_schedule, self._rng
+            )
+            status, attempt, next_at = (
+                delivery.status,
+                delivery.attempt_count,
+                delivery.next_attempt_at,
+            )
+        log.info(
+            "webhooks.attempt",
+            event_id=claim.event_id,
+            endpoint_id=str(claim.endpoint_id),
+            attempt=attempt,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            error=result.error,
+            delivery_status=status,
+            next_attempt_at=next_at.isoformat() if next_at and status == "pending" else None,
+        )
+
+    async def _drain(self, drain_seconds: float) -> None:
+        """Let attempts in flight finish and be recorded; the rest come back when leases end."""
+        tasks = list(self._in_flight)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=drain_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)

@@ -1,0 +1,85 @@
+"""AWS Lambda entrypoints for the webhook sender.
+
+- `handler`: the SQS event source of payment-webhook-queue (FunctionResponseTypes =
+  ["ReportBatchItemFailures"]). It writes each event's deliveries, then sends what is due
+  within the invocation's remaining time.
+- `scheduled_handler`: an EventBridge schedule (every minute) that sends due retries, which in
+  the container are found by the dispatcher's poll.
+
+State (settings, engine, HTTP client, event loop) is built once per Lambda container.
+"""
+
+import asyncio
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from payments_core.consumer.lambda_entry import BatchResponse, process_event
+from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.settings import WebhookSenderSettings, load_settings
+from payments_core.telemetry.logging import configure_logging
+from payments_core.webhooks.attempt import new_client
+from payments_webhook_sender.dispatcher import DeliveryDispatcher
+from payments_webhook_sender.intake import IntakeHandler
+
+# Stop sending this long before Lambda's deadline, so attempts are recorded before it.
+DEADLINE_MARGIN_SECONDS = 15.0
+DEFAULT_BUDGET_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: WebhookSenderSettings
+    runner: asyncio.Runner
+    dispatcher: DeliveryDispatcher
+    intake: IntakeHandler
+
+
+@functools.cache
+def container() -> Container:
+    settings = load_settings(WebhookSenderSettings)
+    configure_logging(settings.log_level, settings.log_format)
+    runner = asyncio.Runner()
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    sessions = create_session_factory(engine)
+
+    async def build() -> DeliveryDispatcher:
+        # The HTTP client binds to the loop it is first used on: make it on the runner's.
+        return DeliveryDispatcher(sessions, settings, new_client(settings.webhook_concurrency))
+
+    dispatcher = runner.run(build())
+    return Container(settings, runner, dispatcher, IntakeHandler(sessions))
+
+
+def _budget(context: object) -> float:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return DEFAULT_BUDGET_SECONDS
+    return max(0.0, float(remaining()) / 1000 - DEADLINE_MARGIN_SECONDS)
+
+
+def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
+    state = container()
+
+    async def work() -> BatchResponse:
+        response = await process_event(
+            event, state.intake, concurrency=state.settings.webhook_queue_concurrency
+        )
+        await state.dispatcher.run_until_idle(_budget(context))
+        return response
+
+    return state.runner.run(work())
+
+
+def scheduled_handler(event: Mapping[str, Any], context: object) -> dict[str, str]:
+    state = container()
+    state.runner.run(state.dispatcher.run_until_idle(_budget(context)))
+    return {"status": "ok"}
+
+
+def reset() -> None:
+    """Forget the container state (tests; a Lambda container never needs it)."""
+    if container.cache_info().currsize:
+        container().runner.close()
+    container.cache_clear()
