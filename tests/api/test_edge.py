@@ -127,6 +127,9 @@ async def test_health_docs_and_openapi(client: httpx.AsyncClient) -> None:
         "/api/v1/merchants/me/api-keys/{key_id}", "/api/v1/payment-methods",
         "/api/v1/payment-methods/{method_id}", "/api/v1/payments",
         "/api/v1/payments/{payment_id}", "/api/v1/payments/reference/{reference}",
+        "/api/v1/webhook-endpoints", "/api/v1/webhook-endpoints/{endpoint_id}",
+        "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret", "/api/v1/events",
+        "/api/v1/events/{event_id}", "/api/v1/events/{event_id}/redeliver",
     }  # fmt: skip
     assert expected <= set(document["paths"])
     for path, method, operation in operations:

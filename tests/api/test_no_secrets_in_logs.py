@@ -1,4 +1,5 @@
-"""Card numbers, CVCs and API keys never reach the logs of a real API process, even at DEBUG."""
+"""Card numbers, CVCs, API keys and webhook secrets never reach the logs of a real API process,
+even at DEBUG."""
 
 import os
 import subprocess
@@ -16,6 +17,7 @@ from tests.api.support import (
     unique_email,
     wait_until_serving,
 )
+from tests.api.webhook_support import PUBLIC_URL
 
 CARD = "4000000000000002"
 BAD_LUHN = "4000000000000003"
@@ -46,11 +48,18 @@ def test_secrets_do_not_appear_in_the_api_log(database_url: str, tmp_path: Path)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         wait_until_serving(base)
-        onboarded = httpx.post(
-            f"{base}/merchants", json={"name": "Logs", "email": unique_email()}, headers=OPERATOR
-        )
+        merchant = {"name": "Logs", "email": unique_email(), "webhookUrl": PUBLIC_URL}
+        onboarded = httpx.post(f"{base}/merchants", json=merchant, headers=OPERATOR)
         api_key = onboarded.json()["data"]["apiKey"]
         headers = {"X-API-Key": api_key}
+        webhook_secrets = [onboarded.json()["data"]["webhookSecret"]]
+        endpoint = httpx.post(
+            f"{base}/webhook-endpoints", json={"url": PUBLIC_URL}, headers=headers
+        ).json()["data"]
+        rotated = httpx.post(
+            f"{base}/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=headers
+        ).json()["data"]
+        webhook_secrets += [endpoint["secret"], rotated["secret"]]
         for number in (CARD, BAD_LUHN):
             card = {"number": number, "expMonth": 1, "expYear": 2099, "cvc": CVC}
             httpx.post(
@@ -66,5 +75,6 @@ def test_secrets_do_not_appear_in_the_api_log(database_url: str, tmp_path: Path)
 
     logged = log_file.read_text()
     assert '"event": "api.request"' in logged  # requests were logged, so the scan means something
-    for secret in (CARD, BAD_LUHN, CVC, api_key, issued, api_key[:-1] + "x"):
+    for secret in (CARD, BAD_LUHN, CVC, api_key, issued, api_key[:-1] + "x", *webhook_secrets):
         assert secret not in logged
+        assert secret.removeprefix("whsec_") not in logged

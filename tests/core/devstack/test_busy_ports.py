@@ -44,6 +44,7 @@ def test_make_up_reports_a_busy_port_in_one_line_and_starts_nothing(
         "TEMPORAL_PORT": str(find_free_port()),
         "TEMPORAL_UI_PORT": str(find_free_port()),
         "POSTGRES_PORT": str(find_free_port()),
+        "WEBHOOK_RECEIVER_PORT": str(find_free_port()),
         "NO_COLOR": "1",
     }
     result = subprocess.run(

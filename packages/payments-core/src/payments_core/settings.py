@@ -157,6 +157,9 @@ class WebhookSenderSettings(WebhookUrlSettings, CoreSettings):
     def _seconds_list(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not parts:
+                # Set but empty counts as unset, as for every other variable.
+                return DEFAULT_WEBHOOK_RETRY_SCHEDULE
             if not all(part.isdigit() for part in parts):
                 raise ValueError("must be comma-separated whole seconds, e.g. 5,300,1800")
             return tuple(int(part) for part in parts)

@@ -12,13 +12,22 @@ from starlette.responses import HTMLResponse, JSONResponse
 from payments_api.background import background_work
 from payments_api.edge import EdgeMiddleware
 from payments_api.errors import index_path_methods, install_error_handlers
-from payments_api.routes import health, merchants, payment_methods, payments, refunds
+from payments_api.routes import (
+    events,
+    health,
+    merchants,
+    payment_methods,
+    payments,
+    refunds,
+    webhook_endpoints,
+)
 from payments_api.signals import WorkflowSignals
 from payments_api.state import ApiState
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.rate_limit.service import RateLimiter
 from payments_core.settings import ApiSettings
+from payments_core.webhooks.secret_box import SecretBox
 
 PREFIX = "/api/v1"
 UNLIMITED_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/health/ready", "/metrics"})
@@ -42,6 +51,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         connector=SandboxConnector(session_factory),
         rate_limiter=rate_limiter,
         signals=WorkflowSignals(settings.temporal_address, settings.temporal_namespace),
+        secret_box=SecretBox(settings.webhook_encryption_key),
     )
 
     @asynccontextmanager
@@ -61,7 +71,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.api = state
     install_error_handlers(app)
-    routers = [module.router for module in (health, merchants, payment_methods, payments, refunds)]
+    modules = (health, merchants, payment_methods, payments, refunds, webhook_endpoints, events)
+    routers = [module.router for module in modules]
     for router in routers:
         app.include_router(router, prefix=PREFIX)
     app.state.path_methods = index_path_methods(PREFIX, routers)

@@ -9,6 +9,7 @@ from payments_api.signals import WorkflowSignals
 from payments_core.gateway.connector import GatewayConnector
 from payments_core.rate_limit.service import RateLimiter
 from payments_core.settings import ApiSettings
+from payments_core.webhooks.secret_box import SecretBox
 
 
 @dataclass
@@ -19,5 +20,7 @@ class ApiState:
     connector: GatewayConnector
     rate_limiter: RateLimiter
     signals: WorkflowSignals
+    # Seals webhook secrets at rest (WEBHOOK_ENCRYPTION_KEY); opened only by the sender.
+    secret_box: SecretBox
     # Readiness probe of the event bus; None when SNS publishing is switched off.
     sns_check: Callable[[], Awaitable[None]] | None = None

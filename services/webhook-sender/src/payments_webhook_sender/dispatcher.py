@@ -108,14 +108,13 @@ class DeliveryDispatcher:
         free = self._settings.webhook_concurrency - len(self._in_flight)
         if free <= 0:
             return 0
-        cap = self._settings.webhook_endpoint_concurrency
-        busy = [endpoint for endpoint, count in self._per_endpoint.items() if count >= cap]
         async with transaction(self._sessions) as session:
             claims = await claim_due(
                 session,
                 limit=free,
-                per_endpoint=cap,
-                busy_endpoints=busy,
+                per_endpoint=self._settings.webhook_endpoint_concurrency,
+                # Counts, not just the endpoints at their cap: see deliveries._CLAIM.
+                in_flight=dict(self._per_endpoint),
                 lease_seconds=self.lease_seconds,
             )
         for claim in claims:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from payments_core.devstack.errors import DevstackError
+from payments_core.webhooks.secret_box import decode_key, new_key
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Ports:
     temporal: Port
     temporal_ui: Port
     postgres: Port
+    webhook_receiver: Port
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
@@ -44,23 +46,44 @@ class Ports:
             temporal=port("Temporal gRPC", "TEMPORAL_PORT", 7233),
             temporal_ui=port("Temporal UI", "TEMPORAL_UI_PORT", 8088),
             postgres=port("PostgreSQL", "POSTGRES_PORT", 5432),
+            webhook_receiver=port("webhook receiver", "WEBHOOK_RECEIVER_PORT", 4000),
         )
 
 
 def admin_token(env: Mapping[str, str], token_file: Path) -> str:
     """The user's ADMIN_API_TOKEN, else a dev token generated once and kept across runs."""
-    exported = env.get("ADMIN_API_TOKEN")
-    if exported:
-        return exported
-    if token_file.exists():
-        return token_file.read_text(encoding="utf-8").strip()
-    token_file.parent.mkdir(parents=True, exist_ok=True)
-    token = "dev_admin_" + secrets.token_urlsafe(32)
+    return env.get("ADMIN_API_TOKEN") or _kept_secret(
+        token_file, lambda: "dev_admin_" + secrets.token_urlsafe(32)
+    )
+
+
+def webhook_encryption_key(env: Mapping[str, str], key_file: Path) -> str:
+    """The user's WEBHOOK_ENCRYPTION_KEY, else a key generated once and kept across runs.
+
+    Kept because it seals every webhook endpoint secret in the database: a new key each run
+    would leave the sender unable to sign for the endpoints of the previous one.
+    """
+    exported = env.get("WEBHOOK_ENCRYPTION_KEY")
+    key = exported or _kept_secret(key_file, new_key)
+    try:
+        decode_key(key)
+    except ValueError as error:
+        where = "WEBHOOK_ENCRYPTION_KEY" if exported else str(key_file)
+        raise DevstackError(f"{where} {error}") from None
+    return key
+
+
+def _kept_secret(secret_file: Path, generate: Callable[[], str]) -> str:
+    """The secret in `secret_file`, written there by `generate()` on the first run."""
+    if secret_file.exists():
+        return secret_file.read_text(encoding="utf-8").strip()
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    secret = generate()
     # Created 0600 before the secret is written, so it is never readable by others.
-    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    return token
+        handle.write(secret + "\n")
+    return secret
 
 
 def service_environment(
@@ -71,6 +94,7 @@ def service_environment(
     temporal_address: str,
     api_port: int,
     admin_api_token: str,
+    webhook_encryption_key: str,
 ) -> dict[str, str]:
     result = dict(env)
     # Owned by the stack: these must name the processes this run started.
@@ -82,6 +106,7 @@ def service_environment(
     )
     defaults = {
         "ADMIN_API_TOKEN": admin_api_token,
+        "WEBHOOK_ENCRYPTION_KEY": webhook_encryption_key,
         "AWS_REGION": "us-east-1",
         "PAYMENT_EVENTS_TOPIC": "payment-events",
         "LOG_FORMAT": "console",

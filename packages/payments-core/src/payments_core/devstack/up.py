@@ -1,8 +1,9 @@
 """`make up`: the whole platform on one machine from PyPI wheels, no containers.
 
-PostgreSQL, the AWS emulator and Temporal start in parallel; then migrations, AWS provisioning
-and the demo merchant run in-process; then our services start as supervised children. Ctrl-C or
-SIGTERM stops everything; any component that fails stops everything with one line naming it.
+PostgreSQL, the AWS emulator, Temporal and the local webhook receiver start in parallel; then
+migrations, AWS provisioning and the demo merchant (with a webhook endpoint at the receiver) run
+in-process; then our services start as supervised children. Ctrl-C or SIGTERM stops everything;
+any component that fails stops everything with one line naming it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from payments_core.devstack.environment import Port, Ports, admin_token, service_environment
+from payments_core.devstack.environment import (
+    Port,
+    Ports,
+    admin_token,
+    service_environment,
+    webhook_encryption_key,
+)
 from payments_core.devstack.errors import DevstackError
 from payments_core.devstack.moto_server import MotoServer
 from payments_core.devstack.postgres import EmbeddedPostgres
@@ -29,6 +36,7 @@ from payments_core.devstack.processes import (
     port_accepts_connections,
     wait_until,
 )
+from payments_core.devstack.receiver import WebhookReceiver
 from payments_core.devstack.services import APP_SERVICES, AppService
 from payments_core.devstack.temporal import TemporalDevServer
 from payments_core.devstack.unconsumed_queues import QueuePurger
@@ -48,6 +56,7 @@ class Demo:
     merchant_email: str
     api_key: str
     payment_method_id: str
+    webhook_endpoint_id: str
 
 
 class Progress:
@@ -99,7 +108,13 @@ def _start_stack(
     external_database_url = env.get("DATABASE_URL") or None
     services = [service for service in APP_SERVICES if service.exists()]
 
-    wanted_ports = [ports.api, ports.moto, ports.temporal, ports.temporal_ui]
+    wanted_ports = [
+        ports.api,
+        ports.moto,
+        ports.temporal,
+        ports.temporal_ui,
+        ports.webhook_receiver,
+    ]
     if external_database_url is None:
         wanted_ports.append(ports.postgres)
     for service in services:
@@ -122,6 +137,10 @@ def _start_stack(
         log_file=logs / "temporal.log",
     )
     temporal.spawn(supervisor)
+    # It reads the demo endpoint's secret from the state file on each request, so it can start
+    # before the seed writes it.
+    receiver = WebhookReceiver(ports.webhook_receiver.number, data / "demo.json")
+    receiver.spawn(supervisor)
     postgres: EmbeddedPostgres | None = None
     if external_database_url is None:
         postgres = EmbeddedPostgres(
@@ -148,13 +167,21 @@ def _start_stack(
         temporal_address=temporal.address,
         api_port=ports.api.number,
         admin_api_token=admin_token(env, data / "admin-token"),
+        webhook_encryption_key=webhook_encryption_key(env, data / "webhook-encryption-key"),
     )
     # In-process steps (provisioning, seeding) read the same settings as the services.
     os.environ.update(service_env)
     purger = _provision(service_env, services)
     progress("SNS topic and SQS queues provisioned")
-    demo = _seed(database_url, data / "demo.json")
+    demo = _seed(
+        database_url,
+        data / "demo.json",
+        encryption_key=service_env["WEBHOOK_ENCRYPTION_KEY"],
+        webhook_url=receiver.url,
+    )
     progress("demo merchant ready" if demo else "demo seed skipped: payments_api.seed not found")
+    receiver.wait_ready()
+    progress(f"webhook receiver ready: {receiver.url}")
 
     temporal.wait_ready()
     progress(f"temporal ready: {temporal.address}, UI http://127.0.0.1:{ports.temporal_ui.number}")
@@ -181,7 +208,9 @@ def _start_stack(
         for service in services
         if (health_port := service.health_port(env))
     }
-    summary = _summary(ports, database_url, service_env["ADMIN_API_TOKEN"], demo, logs, health)
+    summary = _summary(
+        ports, database_url, service_env["ADMIN_API_TOKEN"], demo, logs, health, receiver.url
+    )
     supervisor.writer.block("devstack", ["", *summary])
     return purger
 
@@ -215,7 +244,9 @@ def _provision(env: Mapping[str, str], services: list[AppService]) -> QueuePurge
     ).start()
 
 
-def _seed(database_url: str, state_file: Path) -> Demo | None:
+def _seed(
+    database_url: str, state_file: Path, *, encryption_key: str, webhook_url: str
+) -> Demo | None:
     try:
         from payments_api.seed import seed_demo  # type: ignore[import-not-found,unused-ignore]
     except ModuleNotFoundError as error:
@@ -223,7 +254,14 @@ def _seed(database_url: str, state_file: Path) -> Demo | None:
             return None
         raise
     try:
-        seeded: Any = asyncio.run(seed_demo(database_url, state_file=state_file))
+        seeded: Any = asyncio.run(
+            seed_demo(
+                database_url,
+                state_file=state_file,
+                encryption_key=encryption_key,
+                webhook_url=webhook_url,
+            )
+        )
     except Exception as error:
         raise DevstackError(f"demo seed failed: {_first_line(error)}") from error
     return Demo(
@@ -231,6 +269,7 @@ def _seed(database_url: str, state_file: Path) -> Demo | None:
         merchant_email=str(seeded.merchant_email),
         api_key=str(seeded.api_key),
         payment_method_id=str(seeded.payment_method_id),
+        webhook_endpoint_id=str(seeded.webhook_endpoint_id),
     )
 
 
@@ -251,6 +290,7 @@ def _summary(
     demo: Demo | None,
     logs: Path,
     health: dict[str, int],
+    receiver_url: str,
 ) -> list[str]:
     api = f"http://127.0.0.1:{ports.api.number}/api/v1"
     lines = [
@@ -267,6 +307,7 @@ def _summary(
             for name, port in health.items()
         ),
         f"  admin token        {admin_api_token}",
+        f"  webhook receiver   {receiver_url}",
     ]
     if demo is None:
         return lines
@@ -274,6 +315,7 @@ def _summary(
         f"  demo merchant      {demo.merchant_id} ({demo.merchant_email})",
         f"  demo API key       {demo.api_key}",
         f"  payment method     {demo.payment_method_id}",
+        f"  webhook endpoint   {demo.webhook_endpoint_id} (every event, to the webhook receiver)",
         "",
         "Create a payment:",
         f"  curl -sS -X POST {api}/payments \\",
@@ -282,5 +324,8 @@ def _summary(
         '    -H "Idempotency-Key: demo-$(date +%s)" \\',
         f'    -d \'{{"amount": 500000, "currency": "NGN", "paymentMethodId": '
         f'"{demo.payment_method_id}", "description": "Demo payment"}}\'',
+        "",
+        "Each payment's webhooks appear below as `receiver | webhook …` lines, each verified",
+        "with the demo endpoint's secret (Standard Webhooks).",
     ]
     return lines

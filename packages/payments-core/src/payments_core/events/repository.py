@@ -1,5 +1,6 @@
 """The event log a merchant reads: the outbox rows, which are never deleted, with deliveries."""
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -11,6 +12,9 @@ from payments_core.errors import NotFound
 from payments_core.outbox.models import OutboxMessage
 from payments_core.pagination import Page, PageRequest, page_from_rows
 from payments_core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+# Event ids are `evt_` and 32 hex digits (`new_event_id`); the column holds at most 40 characters.
+_EVENT_ID = re.compile(r"evt_[0-9A-Za-z]{1,36}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +35,9 @@ async def list_page(
 
 
 async def get(session: AsyncSession, merchant_id: uuid.UUID, event_id: str) -> OutboxMessage:
-    event = await session.get(OutboxMessage, event_id)
+    """The merchant's event; a malformed id is as missing as another merchant's (never a query
+    error: a NUL byte, say, would be one)."""
+    event = await session.get(OutboxMessage, event_id) if _EVENT_ID.fullmatch(event_id) else None
     if event is None or event.merchant_id != merchant_id:
         raise NotFound(f"no event with id {event_id[:64]}", param="id")
     return event
@@ -45,6 +51,8 @@ async def deliveries(session: AsyncSession, event_id: str) -> list[DeliveryRecor
             .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
             .where(col(WebhookDelivery.event_id) == event_id)
             .order_by(col(WebhookDelivery.created_at), col(WebhookDelivery.id))
+            # Redelivery changes these rows with plain SQL: read them fresh, not from the session.
+            .execution_options(populate_existing=True)
         )
     ).all()
     ids = [delivery.id for delivery, _ in rows]

@@ -16,6 +16,11 @@ async def email_taken(session: AsyncSession, email: str) -> bool:
     return (await session.execute(statement)).first() is not None
 
 
+async def find_by_email(session: AsyncSession, email: str) -> Merchant | None:
+    statement = select(Merchant).where(func.lower(Merchant.email) == email.lower())
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def get(session: AsyncSession, merchant_id: uuid.UUID) -> Merchant | None:
     return await session.get(Merchant, merchant_id)
 

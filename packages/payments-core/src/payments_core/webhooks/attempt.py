@@ -1,9 +1,9 @@
 """One delivery attempt over HTTP: vet the URL again, sign, POST to the vetted address.
 
 Never raises for anything the endpoint or the network does: every outcome is an AttemptResult
-to record. Redirects are not followed and the response body is never read (a hostile endpoint
-cannot make the sender hold a large body); the whole attempt, connect to last byte of headers,
-is bounded by `timeout_seconds`.
+to record. Redirects are not followed and at most 64 KiB of the response is read (a hostile
+endpoint cannot make the sender hold a large body); the whole attempt, from name resolution to
+the last byte read, is bounded by `timeout_seconds`.
 """
 
 import asyncio
@@ -16,10 +16,11 @@ from payments_core.errors import InvalidRequest
 from payments_core.secret import Secret
 from payments_core.webhooks.deliveries import AttemptResult
 from payments_core.webhooks.signing import webhook_headers
-from payments_core.webhooks.ssrf import pinned_request_args, vet_url
+from payments_core.webhooks.ssrf import VettedTarget, pinned_request_args, vet_url
 
 USER_AGENT = "payments-platform-webhooks/1.0"
 _ERROR_LIMIT = 500
+MAX_RESPONSE_BYTES_READ = 64 * 1024
 
 
 def new_client(max_connections: int) -> httpx.AsyncClient:
@@ -47,24 +48,15 @@ async def attempt_delivery(
 ) -> AttemptResult:
     started = time.monotonic()
     try:
-        target = await vet_url(url, allow_private=allow_private)
+        # One bound for the whole attempt, name resolution included: a merchant's slow DNS
+        # server must not hold a sender slot past the timeout either.
+        async with asyncio.timeout(timeout_seconds):
+            target = await vet_url(url, allow_private=allow_private)
+            if target.scheme != "https" and not allow_private:
+                raise InvalidRequest("url must be an https URL", code="url_invalid")
+            response = await _post(client, target, event_id, body, secrets, timeout_seconds)
     except InvalidRequest as refused:
         return AttemptResult(None, _elapsed_ms(started), f"{refused.code}: {refused.message}")
-    if target.scheme != "https" and not allow_private:
-        return AttemptResult(None, _elapsed_ms(started), "url_invalid: url must be an https URL")
-    pinned_url, host_headers, extensions = pinned_request_args(target)
-    headers = {
-        **webhook_headers(secrets, event_id, int(time.time()), body),
-        **host_headers,
-        "user-agent": USER_AGENT,
-    }
-    try:
-        async with asyncio.timeout(timeout_seconds):
-            request = client.build_request(
-                "POST", pinned_url, content=body, headers=headers, extensions=extensions
-            )
-            response = await client.send(request, stream=True)
-            await response.aclose()
     except TimeoutError:
         error = f"timeout: no answer within {timeout_seconds:g} s"
         return AttemptResult(None, _elapsed_ms(started), error)
@@ -74,3 +66,37 @@ async def attempt_delivery(
     code = response.status_code
     failure = None if 200 <= code < 300 else f"http_status: endpoint answered {code}"
     return AttemptResult(code, _elapsed_ms(started), failure)
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    target: VettedTarget,
+    event_id: str,
+    body: bytes,
+    secrets: Sequence[Secret],
+    timeout_seconds: float,
+) -> httpx.Response:
+    pinned_url, host_headers, extensions = pinned_request_args(target)
+    headers = {
+        **webhook_headers(secrets, event_id, int(time.time()), body),
+        **host_headers,
+        "user-agent": USER_AGENT,
+    }
+    # httpx's own timeouts default to 5 s per phase, which would fail an endpoint that answers
+    # in 6 s under the contract's 10 s: give them the attempt's bound too.
+    request = client.build_request(
+        "POST", pinned_url, content=body, headers=headers, extensions=extensions,
+        timeout=timeout_seconds,
+    )  # fmt: skip
+    response = await client.send(request, stream=True)
+    try:
+        # A short answer is read to its end so the connection goes back to the pool (no new
+        # TLS handshake per webhook); a long one is cut off, and that connection closed.
+        received = 0
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if received > MAX_RESPONSE_BYTES_READ:
+                break
+    finally:
+        await response.aclose()
+    return response

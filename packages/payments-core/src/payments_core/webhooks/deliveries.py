@@ -9,12 +9,12 @@ attempt's result applies only while the token still matches (a redelivery resets
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Integer, bindparam, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
@@ -57,17 +57,22 @@ _REDELIVER = text("""
     RETURNING id
 """).bindparams(bindparam("endpoint_id", type_=Uuid()))
 
-# Due rows, at most `per_endpoint` per endpoint and none for endpoints this sender already has
-# enough of in flight, so one slow endpoint cannot take every slot. The window function cannot
-# share a query level with FOR UPDATE, hence the two steps; the UPDATE re-checks each row after
-# its lock.
+# Due rows, at most `per_endpoint` per endpoint counting the attempts this sender already has in
+# flight to it (`held`), so one slow endpoint cannot take every slot. Counting only the new rows
+# would let an endpoint with one attempt in flight get `per_endpoint` more. The window function
+# cannot share a query level with FOR UPDATE, hence the two steps; the UPDATE re-checks each row
+# after its lock.
 _CLAIM = text("""
-    WITH ranked AS (
-        SELECT id, next_attempt_at,
-               row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS place
-        FROM webhook_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= now()
-          AND NOT (endpoint_id = ANY(:busy))
+    WITH held AS (
+        SELECT * FROM unnest(:held_endpoints, :held_attempts) AS h(endpoint_id, attempts)
+    ), ranked AS (
+        SELECT d.id, d.next_attempt_at,
+               coalesce(h.attempts, 0)
+               + row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id)
+               AS place
+        FROM webhook_deliveries d LEFT JOIN held h ON h.endpoint_id = d.endpoint_id
+        WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+          AND coalesce(h.attempts, 0) < :per_endpoint
     ), picked AS (
         SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
         WHERE r.place <= :per_endpoint
@@ -83,7 +88,11 @@ _CLAIM = text("""
       AND d.status = 'pending' AND d.next_attempt_at <= now()
     RETURNING d.id, d.event_id, d.endpoint_id, o.payload, e.url, e.disabled, e.deleted_at,
               e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at
-""").bindparams(bindparam("busy", type_=ARRAY(Uuid())), bindparam("lease_token", type_=Uuid()))
+""").bindparams(
+    bindparam("held_endpoints", type_=ARRAY(Uuid())),
+    bindparam("held_attempts", type_=ARRAY(Integer())),
+    bindparam("lease_token", type_=Uuid()),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +144,19 @@ async def claim_due(
     *,
     limit: int,
     per_endpoint: int,
-    busy_endpoints: Sequence[uuid.UUID],
+    in_flight: Mapping[uuid.UUID, int],
     lease_seconds: float,
 ) -> list[ClaimedDelivery]:
+    """Claim up to `limit` due deliveries; `in_flight` counts this sender's attempts per
+    endpoint, so no endpoint ends up with more than `per_endpoint` of them."""
     token = uuid.uuid4()
     rows = await session.execute(
         _CLAIM,
         {
             "limit": limit,
             "per_endpoint": per_endpoint,
-            "busy": list(busy_endpoints),
+            "held_endpoints": list(in_flight),
+            "held_attempts": list(in_flight.values()),
             "lease_seconds": lease_seconds,
             "lease_token": token,
         },
@@ -203,13 +215,15 @@ async def record_attempt(
             error=result.error,
         )
     )
-    delivery.last_status_code = result.status_code
-    delivery.last_error = result.error
     delivery.updated_at = now
     if delivery.lease_token != claim.lease_token:
         # Redelivered (or reclaimed after a lost lease) meanwhile: that claim decides what's next.
+        # The attempt stays in the history, but last_status_code/last_error are left alone: a
+        # late 500 must not show on a delivery the newer claim already completed.
         await session.flush()
         return delivery
+    delivery.last_status_code = result.status_code
+    delivery.last_error = result.error
     if result.succeeded:
         _finish(delivery, DeliveryStatus.SUCCEEDED, now)
     elif result.gone:

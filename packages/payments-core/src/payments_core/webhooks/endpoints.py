@@ -1,5 +1,6 @@
 """Webhook endpoints: register, change, rotate the secret of, and delete a merchant's."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -20,11 +21,20 @@ from payments_core.webhooks.ssrf import vet_url
 from payments_core.webhooks.status import DeliveryStatus, DisabledReason
 
 ROTATION_GRACE = timedelta(hours=24)
+# A registration waits this long for the URL's name to resolve: a merchant's slow DNS server
+# must not hold an API request (and its database connection) for the resolver's full timeout.
+REGISTRATION_RESOLVE_SECONDS = 5.0
 
 
 async def check_url(url: str, *, allow_private: bool) -> None:
     """400 unless the URL may receive webhooks (the sender checks again at every attempt)."""
-    target = await vet_url(url, allow_private=allow_private)
+    try:
+        async with asyncio.timeout(REGISTRATION_RESOLVE_SECONDS):
+            target = await vet_url(url, allow_private=allow_private)
+    except TimeoutError:
+        raise InvalidRequest(
+            "url host does not resolve", param="url", code="url_unresolvable"
+        ) from None
     if target.scheme != "https" and not allow_private:
         raise InvalidRequest("url must be an https URL", param="url", code="url_invalid")
 
@@ -39,6 +49,14 @@ async def create(
 ) -> tuple[WebhookEndpoint, str]:
     """The new endpoint and its secret, whose plaintext is returned this once."""
     await check_url(request.url, allow_private=allow_private)
+    return await add_checked(session, merchant_id, request, box=box)
+
+
+async def add_checked(
+    session: AsyncSession, merchant_id: uuid.UUID, request: WebhookEndpointCreate, *, box: SecretBox
+) -> tuple[WebhookEndpoint, str]:
+    """`create` for a caller that has already passed the URL through `check_url` (onboarding
+    checks it before it writes anything)."""
     endpoint_id = uuid.uuid4()
     secret = generate_secret()
     endpoint = WebhookEndpoint(
@@ -106,7 +124,9 @@ async def change(
     return endpoint
 
 
-async def delete(session: AsyncSession, merchant_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
+async def delete(
+    session: AsyncSession, merchant_id: uuid.UUID, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
     """Hide the endpoint and end its pending deliveries; their history stays under the events."""
     endpoint = await get(session, merchant_id, endpoint_id, lock=True)
     now = utcnow()
@@ -128,6 +148,7 @@ async def delete(session: AsyncSession, merchant_id: uuid.UUID, endpoint_id: uui
         )
     )
     await session.flush()
+    return endpoint
 
 
 async def rotate_secret(

@@ -117,6 +117,13 @@ class RedeliverRequest(RequestModel):
     endpoint_id: uuid.UUID | None = None
 
 
+class RedeliveryOut(ResponseModel):
+    """What a redelivery queued: one pending delivery, due now, per endpoint."""
+
+    event_id: str
+    deliveries: list[WebhookDeliveryOut]
+
+
 class EventOut(ResponseModel):
     """An event exactly as webhooks and the bus carry it (CONTRACT §2)."""
 

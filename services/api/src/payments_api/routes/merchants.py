@@ -20,7 +20,8 @@ router = APIRouter(tags=["merchants"])
 @router.post(
     "/merchants",
     status_code=201,
-    summary="Onboard a merchant (operator)",
+    summary="Onboard a merchant (operator); a webhookUrl also registers an endpoint for every "
+    "event and returns its webhookSecret once",
     response_model=Envelope[OnboardedMerchantOut],
     responses=error_responses(409, 422),
 )
@@ -33,8 +34,17 @@ async def create_merchant(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     async def work() -> tuple[int, dict[str, Any]]:
-        merchant, api_key = await merchant_service.onboard(session, body)
-        data = OnboardedMerchantOut(**MerchantOut.of(merchant).model_dump(), api_key=api_key)
+        onboarding = await merchant_service.onboard_with_webhook(
+            session,
+            body,
+            box=state.secret_box,
+            allow_private=state.settings.webhook_allow_private_urls,
+        )
+        data = OnboardedMerchantOut(
+            **MerchantOut.of(onboarding.merchant).model_dump(),
+            api_key=onboarding.api_key,
+            webhook_secret=onboarding.webhook_secret,
+        )
         return 201, success(data.to_json(), "Merchant created successfully", 201)
 
     return await run_idempotent(request, state, session, None, idempotency_key, work)
