@@ -14,9 +14,9 @@ export PATH := $(USER_BIN):$(HOME)/.local/bin:$(HOME)/.cargo/bin:$(PATH)
 UV_VERSION ?= 0.13.9
 ARGS ?=
 MYPY_TARGETS := packages/payments-core/src services/api/src services/worker/src \
-	services/payment-processor/src services/webhook-sender/src
+	services/payment-processor/src services/webhook-sender/src scripts
 
-.PHONY: install up test lint format migrate
+.PHONY: install up test lint format migrate bench
 
 install:
 	@if ! command -v uv >/dev/null 2>&1; then \
@@ -44,3 +44,7 @@ format: install
 
 migrate: install
 	uv run python -m payments_core.migrations upgrade
+
+# Throughput figures, each printed as a ratio of a baseline measured in the same run.
+bench: install
+	uv run python scripts/bench_webhooks.py $(ARGS)

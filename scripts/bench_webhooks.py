@@ -34,6 +34,7 @@ from payments_core.events.envelope import Event, EventType
 from payments_core.merchants.models import Merchant
 from payments_core.migrations.runner import upgrade
 from payments_core.outbox.writer import add_event
+from payments_core.secret import Secret
 from payments_core.settings import WebhookSenderSettings
 from payments_core.telemetry.logging import configure_logging
 from payments_core.webhooks import endpoints
@@ -41,6 +42,7 @@ from payments_core.webhooks.attempt import new_client
 from payments_core.webhooks.deliveries import enqueue_for_event
 from payments_core.webhooks.schemas import WebhookEndpointCreate
 from payments_core.webhooks.secret_box import SecretBox, new_key
+from payments_core.webhooks.signing import generate_secret, webhook_headers
 from payments_webhook_sender.dispatcher import DeliveryDispatcher
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -159,6 +161,25 @@ async def _run_once(
     return elapsed
 
 
+async def _baseline_rate(url: str, deliveries: int, concurrency: int) -> float:
+    """Signed POSTs per second from the same client to the same receiver, with no database: the
+    ceiling the sender's figures are a ratio of."""
+    secrets = [Secret(generate_secret())]
+    body = b'{"id":"evt_bench","type":"payment.completed","data":{}}'
+    limit = asyncio.Semaphore(concurrency)
+    async with new_client(concurrency) as client:
+
+        async def post(index: int) -> None:
+            async with limit:
+                headers = webhook_headers(secrets, f"evt_{index}", int(time.time()), body)
+                response = await client.post(url, content=body, headers=headers)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post(index) for index in range(deliveries)))
+        return deliveries / (time.perf_counter() - started)
+
+
 async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str) -> None:
     settings = WebhookSenderSettings(
         database_url=database_url,
@@ -175,12 +196,15 @@ async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str)
         f" WEBHOOK_ENDPOINT_CONCURRENCY={settings.webhook_endpoint_concurrency},"
         f" database pool {settings.database_pool_size}"
     )
+    baseline = await _baseline_rate(receiver_url, args.deliveries, settings.webhook_concurrency)
+    print(f"baseline: signed POSTs without a database: {baseline:7.1f}/s")  # noqa: T201
     try:
         for count in args.endpoints:
             seconds = await _run_once(sessions, settings, receiver_url, args.deliveries, count)
+            rate = args.deliveries / seconds
             print(  # noqa: T201
                 f"{count:>3} endpoint(s): {args.deliveries} delivered in {seconds:6.2f} s"
-                f" = {args.deliveries / seconds:7.1f} deliveries/s"
+                f" = {rate:7.1f} deliveries/s, {rate / baseline:.2f}x the baseline"
             )
     finally:
         await engine.dispose()
