@@ -281,10 +281,6 @@ def api_version(value: str) -> tuple[int, str, int]:
     return (int(major), stage or "~", int(number or 0))
 
 
-def chart_values_exist(relative: str) -> bool:
-    return (REPO / relative).exists()
-
-
 def has_key(values: dict[str, Any], dotted: str) -> bool:
     node: Any = values
     for part in dotted.split("."):
@@ -343,19 +339,12 @@ def test_four_artifacts_built_from_the_repository_root(root: dict[str, Any]) -> 
 
 @pytest.mark.parametrize("component", sorted(IMAGES))
 def test_artifact_dockerfile_exists(component: str) -> None:
-    dockerfile = REPO / IMAGES[component][1]
-    if not dockerfile.exists():
-        pytest.skip(f"{IMAGES[component][1]} is not there yet (written in parallel)")
-    assert dockerfile.is_file()
+    assert (REPO / IMAGES[component][1]).is_file()
 
 
 def test_buildkit_is_on_when_a_dockerfile_needs_it(root: dict[str, Any]) -> None:
     dockerfiles = [REPO / dockerfile for _, dockerfile in IMAGES.values()]
-    present = [path for path in dockerfiles if path.exists()]
-    if not present:
-        pytest.skip("no Dockerfile yet")
-    if not any("--mount=" in path.read_text() for path in present):
-        pytest.skip("no Dockerfile uses RUN --mount")
+    assert any("--mount=" in path.read_text() for path in dockerfiles)
     assert root["build"]["local"]["useBuildkit"] is True
     for name in ("kind", "production-like"):
         assert profile(root, name)["build"]["local"]["useBuildkit"] is True, name
@@ -400,15 +389,11 @@ def test_template_variables_name_built_artifacts(root: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("values_file", [KIND_VALUES, PRODUCTION_VALUES])
 def test_values_files_exist(values_file: str) -> None:
-    if not chart_values_exist(values_file):
-        pytest.skip(f"{values_file} is not there yet (the chart is written in parallel)")
     assert (REPO / values_file).is_file()
 
 
 def test_every_key_skaffold_sets_is_a_chart_value(root: dict[str, Any]) -> None:
     values_path = REPO / CHART / "values.yaml"
-    if not values_path.exists():
-        pytest.skip(f"{CHART}/values.yaml is not there yet")
     values = yaml.safe_load(values_path.read_text())
     deploys = [root["deploy"]] + [p["deploy"] for p in root["profiles"] if "deploy" in p]
     for deploy in deploys:
@@ -472,8 +457,6 @@ def test_api_port_forward_targets_the_charts_api_service(root: dict[str, Any]) -
     [forward] = root["portForward"]
     release = only_release(root["deploy"])
     assert forward["namespace"] == release["namespace"]
-    if not (REPO / KIND_VALUES).exists():
-        pytest.skip(f"{KIND_VALUES} is not there yet")
     result = subprocess.run(
         [
             tool("helm"),
@@ -489,8 +472,7 @@ def test_api_port_forward_targets_the_charts_api_service(root: dict[str, Any]) -
         text=True,
         check=False,
     )
-    if result.returncode != 0:
-        pytest.skip(f"the chart does not render yet (its own tests say why): {result.stderr[:200]}")
+    assert result.returncode == 0, result.stderr
     services = {
         d["metadata"]["name"]: {p["port"] for p in d["spec"]["ports"]}
         for d in load_all(result.stdout)

@@ -7,7 +7,6 @@ hours costs nothing while it waits and survives restarts.
 """
 
 import asyncio
-import json
 import random
 import uuid
 from collections import Counter
@@ -18,6 +17,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_core.db.session import transaction
+from payments_core.events.envelope import envelope_json
 from payments_core.settings import WebhookSenderSettings
 from payments_core.webhooks.attempt import attempt_delivery
 from payments_core.webhooks.deliveries import (
@@ -34,10 +34,6 @@ log = structlog.get_logger("payments_webhook_sender")
 # A claim lasts past the attempt's timeout; if the sender dies, the delivery is due again then.
 LEASE_MARGIN_SECONDS = 30.0
 ERROR_BACKOFF_SECONDS = 2.0
-
-
-def envelope_bytes(payload: dict[str, object]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class DeliveryDispatcher:
@@ -156,7 +152,7 @@ class DeliveryDispatcher:
             self._client,
             url=claim.url,
             event_id=claim.event_id,
-            body=envelope_bytes(claim.payload),
+            body=envelope_json(claim.payload).encode(),
             secrets=secrets,
             allow_private=self._settings.webhook_allow_private_urls,
             timeout_seconds=self._settings.webhook_timeout_seconds,

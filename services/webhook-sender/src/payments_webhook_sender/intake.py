@@ -30,10 +30,12 @@ class IntakeHandler:
     async def __call__(self, record: SqsRecord) -> None:
         event = parse_event(record.body)
         async with transaction(self.session_factory) as session:
-            if not await event_recorded(session, event.id):
-                # Every published event is an outbox row committed before the publish.
-                raise PoisonMessage(f"event {event.id} is not in the event log")
             created = await enqueue_for_event(session, event.id)
+            # Nothing created: a repeat, no matching endpoint, or no such event. Only the last is
+            # an error (every published event is an outbox row committed before the publish),
+            # and only then is the extra lookup paid.
+            if not created and not await event_recorded(session, event.id):
+                raise PoisonMessage(f"event {event.id} is not in the event log")
         if created:
             self.on_enqueued()
         log.info(

@@ -32,4 +32,8 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Every table model, so any foreign key a flush resolves names a known table, whichever
+    # models the process imported itself (the webhook sender touches only a few).
+    import payments_core.db.tables  # noqa: F401
+
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

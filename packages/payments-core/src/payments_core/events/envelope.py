@@ -1,5 +1,6 @@
 """The event envelope every consumer and webhook receives (CONTRACT.md §2)."""
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,3 +48,16 @@ class Event:
             "merchantId": str(self.merchant_id),
             "data": self.data,
         }
+
+
+# jsonb keeps keys in its own order (shortest first), so the envelope's top level is put back
+# in the contract's order for people reading messages; nested objects keep jsonb's order.
+ENVELOPE_KEY_ORDER = ("id", "type", "timestamp", "merchantId", "data")
+
+
+def envelope_json(payload: dict[str, Any]) -> str:
+    """A stored envelope as sent on the bus and to webhooks: compact, the contract's key order,
+    the same text every time the same row is sent."""
+    ordered = {key: payload[key] for key in ENVELOPE_KEY_ORDER if key in payload}
+    ordered.update(payload)
+    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)

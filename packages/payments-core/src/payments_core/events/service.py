@@ -4,7 +4,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments_core.errors import NotFound
+from payments_core.errors import InvalidState, NotFound
 from payments_core.events import repository
 from payments_core.events.repository import DeliveryRecord
 from payments_core.webhooks import deliveries, endpoints
@@ -28,6 +28,8 @@ async def _own_endpoint(
 ) -> None:
     # The endpoint comes in the body as endpointId, so the 404 names that field, not the path's.
     try:
-        await endpoints.get(session, merchant_id, endpoint_id)
+        endpoint = await endpoints.get(session, merchant_id, endpoint_id)
     except NotFound:
         raise NotFound(f"no webhook endpoint with id {endpoint_id}", param="endpointId") from None
+    if endpoint.disabled:
+        raise InvalidState("the webhook endpoint is disabled; enable it first", param="endpointId")

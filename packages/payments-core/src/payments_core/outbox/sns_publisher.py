@@ -5,7 +5,6 @@ whole call that fails (endpoint down, throttled) fails only the rows of that cal
 """
 
 import asyncio
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from payments_core.aws.topology import (
     MERCHANT_ID_ATTRIBUTE,
     TRACEPARENT_ATTRIBUTE,
 )
+from payments_core.events.envelope import envelope_json
 from payments_core.outbox.repository import PendingMessage
 
 MAX_ENTRIES_PER_BATCH = 10
@@ -29,16 +29,9 @@ class PublishOutcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-# jsonb keeps keys in its own order (shortest first), so the envelope's top level is put back
-# in the contract's order for people reading messages; nested objects keep jsonb's order.
-ENVELOPE_KEY_ORDER = ("id", "type", "timestamp", "merchantId", "data")
-
-
 def message_body(message: PendingMessage) -> str:
     """The stored envelope, compact; the same bytes on every republish of the row."""
-    ordered = {key: message.payload[key] for key in ENVELOPE_KEY_ORDER if key in message.payload}
-    ordered.update(message.payload)
-    return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
+    return envelope_json(message.payload)
 
 
 def message_attributes(message: PendingMessage) -> dict[str, dict[str, str]]:

@@ -16,7 +16,7 @@ from payments_core.errors import InvalidRequest
 from payments_core.secret import Secret
 from payments_core.webhooks.deliveries import AttemptResult
 from payments_core.webhooks.signing import webhook_headers
-from payments_core.webhooks.ssrf import VettedTarget, pinned_request_args, vet_url
+from payments_core.webhooks.ssrf import VettedTarget, pinned_request_args, vet_webhook_url
 
 USER_AGENT = "payments-platform-webhooks/1.0"
 _ERROR_LIMIT = 500
@@ -51,9 +51,7 @@ async def attempt_delivery(
         # One bound for the whole attempt, name resolution included: a merchant's slow DNS
         # server must not hold a sender slot past the timeout either.
         async with asyncio.timeout(timeout_seconds):
-            target = await vet_url(url, allow_private=allow_private)
-            if target.scheme != "https" and not allow_private:
-                raise InvalidRequest("url must be an https URL", code="url_invalid")
+            target = await vet_webhook_url(url, allow_private=allow_private)
             response = await _post(client, target, event_id, body, secrets, timeout_seconds)
     except InvalidRequest as refused:
         return AttemptResult(None, _elapsed_ms(started), f"{refused.code}: {refused.message}")

@@ -21,9 +21,7 @@ from sqlalchemy.types import Uuid
 from sqlmodel import col, select
 
 from payments_core.db.columns import utcnow
-from payments_core.errors import InvalidState, NotFound
 from payments_core.outbox.models import OutboxMessage
-from payments_core.webhooks import endpoints
 from payments_core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from payments_core.webhooks.schedule import retry_delay
 from payments_core.webhooks.status import DeliveryStatus, DisabledReason
@@ -270,16 +268,8 @@ async def redeliver(
     endpoint_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
     """Queue the event again for its matching endpoints, or for the one named; the delivery's
-    schedule starts over and its attempts so far stay on record."""
-    event = await session.get(OutboxMessage, event_id)
-    if event is None or event.merchant_id != merchant_id:
-        raise NotFound(f"no event with id {event_id[:64]}", param="id")
-    if endpoint_id is not None:
-        endpoint = await endpoints.get(session, merchant_id, endpoint_id)
-        if endpoint.disabled:
-            raise InvalidState(
-                "the webhook endpoint is disabled; enable it first", param="endpointId"
-            )
+    schedule starts over and its attempts so far stay on record. The caller has checked that
+    the event and the endpoint are the merchant's (`events.service.redeliver`)."""
     rows = await session.execute(
         _REDELIVER,
         {"event_id": event_id, "merchant_id": merchant_id, "endpoint_id": endpoint_id},

@@ -17,7 +17,7 @@ from payments_core.webhooks.models import WebhookDelivery, WebhookEndpoint
 from payments_core.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 from payments_core.webhooks.secret_box import SecretBox
 from payments_core.webhooks.signing import generate_secret
-from payments_core.webhooks.ssrf import vet_url
+from payments_core.webhooks.ssrf import vet_webhook_url
 from payments_core.webhooks.status import DeliveryStatus, DisabledReason
 
 ROTATION_GRACE = timedelta(hours=24)
@@ -30,13 +30,11 @@ async def check_url(url: str, *, allow_private: bool) -> None:
     """400 unless the URL may receive webhooks (the sender checks again at every attempt)."""
     try:
         async with asyncio.timeout(REGISTRATION_RESOLVE_SECONDS):
-            target = await vet_url(url, allow_private=allow_private)
+            await vet_webhook_url(url, allow_private=allow_private)
     except TimeoutError:
         raise InvalidRequest(
             "url host does not resolve", param="url", code="url_unresolvable"
         ) from None
-    if target.scheme != "https" and not allow_private:
-        raise InvalidRequest("url must be an https URL", param="url", code="url_invalid")
 
 
 async def create(

@@ -22,11 +22,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from payments_core.db.columns import created_at_field, optional_timestamp_field, updated_at_field
-
-# The tables our foreign keys name must be in the same metadata, or the first flush in a process
-# that never imported them (the webhook sender) fails with NoReferencedTableError.
-from payments_core.merchants import models as _merchants  # noqa: F401
-from payments_core.outbox import models as _outbox  # noqa: F401
 from payments_core.webhooks.status import DeliveryStatus, DisabledReason
 
 _DELIVERY_STATUSES = ", ".join(f"'{member.value}'" for member in DeliveryStatus)

@@ -26,9 +26,6 @@ def _event_names(value: list[str] | None) -> list[str] | None:
 
 
 Url = Field(min_length=1, max_length=2048, examples=["https://acme.test/webhooks"])
-EnabledEvents = Field(
-    min_length=1, max_length=4 * MAX_ENABLED_EVENTS, examples=[["payment.completed"]]
-)
 
 
 class WebhookEndpointCreate(RequestModel):

@@ -193,6 +193,15 @@ async def vet_url(url: str, *, allow_private: bool) -> VettedTarget:
     )
 
 
+async def vet_webhook_url(url: str, *, allow_private: bool) -> VettedTarget:
+    """`vet_url` plus the platform's policy (CONTRACT §3): outside local development a webhook
+    URL must be https. Registration and every delivery attempt both go through here."""
+    target = await vet_url(url, allow_private=allow_private)
+    if target.scheme != "https" and not allow_private:
+        raise InvalidRequest("url must be an https URL", param="url", code="url_invalid")
+    return target
+
+
 def pinned_request_args(target: VettedTarget) -> tuple[str, dict[str, str], dict[str, object]]:
     """``(url, headers, extensions)`` for an httpx request that connects to ``target.ip``.
 
