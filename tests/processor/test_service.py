@@ -39,6 +39,12 @@ def health_status(port: int) -> int:
         return 0
 
 
+def metrics_text(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+        assert response.headers["content-type"].startswith("text/plain")
+        return str(response.read().decode())
+
+
 async def publish(aws: AwsContext, topic_arn: str, body: dict[str, object]) -> None:
     async with aws.client("sns") as sns:
         await sns.publish(
@@ -84,6 +90,7 @@ async def test_published_events_start_one_workflow_and_stop_drains(
             within=30,
             what="both deliveries handled and deleted",
         )
+        metrics = await asyncio.to_thread(metrics_text, port)
     finally:
         service.stop()
         await asyncio.wait_for(task, timeout=10)
@@ -96,6 +103,8 @@ async def test_published_events_start_one_workflow_and_stop_drains(
         assert await queue_depth(sqs, queue.url) == (0, 0)
     assert await asyncio.to_thread(health_status, port) == 0  # closed with the service
     assert any(entry["event"] == "consumer.stopped" for entry in logs)
+    handled = 'payments_consumer_messages_total{outcome="handled",queue="payment-processing-queue"}'
+    assert handled in metrics
 
 
 def test_a_missing_setting_stops_the_process_with_one_line() -> None:

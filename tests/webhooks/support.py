@@ -325,3 +325,10 @@ def health_status(port: int) -> int:
         return int(error.code)
     except OSError:
         return 0
+
+
+def metrics_text(port: int) -> str:
+    """What /metrics answers on 127.0.0.1:port (the Prometheus text format)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+        assert response.headers["content-type"].startswith("text/plain")
+        return str(response.read().decode())

@@ -25,6 +25,7 @@ from tests.webhooks.support import (
     delivery_of,
     finished,
     health_status,
+    metrics_text,
     record_event,
     verify,
 )
@@ -94,6 +95,7 @@ async def test_the_process_delivers_a_published_event_and_exits_cleanly_on_sigte
         [request] = receiver.requests("/process")
         assert verify(secret, request) == event.envelope()
         assert request.headers["webhook-id"] == event.id
+        metrics = await asyncio.to_thread(metrics_text, port)
 
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=15) == 0
@@ -104,6 +106,11 @@ async def test_the_process_delivers_a_published_event_and_exits_cleanly_on_sigte
 
     delivery = await delivery_of(sessions, event.id, endpoint_id)
     assert delivery is not None and delivery.status == "succeeded"
+    assert 'payments_webhook_attempts_total{outcome="success"} 1.0' in metrics
+    assert 'payments_webhook_deliveries_ended_total{status="succeeded"} 1.0' in metrics
+    assert 'payments_consumer_messages_total{outcome="handled",queue="payment-webhook-queue"}' in (
+        metrics
+    )
     async with aws.client("sqs") as sqs:
         queue_url = topology.queues[WEBHOOK_QUEUE].url
         assert await queue_depth(sqs, queue_url) == (0, 0)  # deleted once its row committed

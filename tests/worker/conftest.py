@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.sandbox import SandboxConnector
+from payments_core.telemetry.temporal import temporal_metrics
 from payments_worker.activities import PaymentActivities
 from payments_worker.worker import build_worker
 from tests.worker.support import ANSWER_TIMEOUT, create_merchant
@@ -29,7 +30,8 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 
 @pytest.fixture(scope="session")
 async def client(temporal_address: str) -> Client:
-    return await Client.connect(temporal_address)
+    # The runtime the worker process uses: the SDK's metrics land in the default registry.
+    return await Client.connect(temporal_address, runtime=temporal_metrics().runtime)
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from prometheus_client import REGISTRY
+
 from payments_core.aws.clients import AwsClient, AwsContext
 from payments_core.aws.provisioning import ProvisionedResources, provision
 from payments_core.aws.topology import PROCESSING_QUEUE
@@ -67,6 +69,8 @@ async def test_deletes_successes_and_poison_ends_in_the_dlq_logged_once(
 
     good_ids = [await send(sqs, queue.url, payment_initiated(f"pay_{n}")) for n in range(3)]
     poison_id = await send(sqs, queue.url, "{not json")
+    dead_metric = "payments_consumer_dead_lettered_total"
+    dead_before = REGISTRY.get_sample_value(dead_metric, {"queue": PROCESSING_QUEUE}) or 0.0
 
     async with running(aws, handle, config()) as (poller, _):
 
@@ -79,6 +83,8 @@ async def test_deletes_successes_and_poison_ends_in_the_dlq_logged_once(
     assert await queue_depth(sqs, queue.url) == (0, 0)
     assert sorted(set(handled)) == sorted([*good_ids, poison_id])
     assert handled.count(poison_id) == MAX_RECEIVE_COUNT
+    assert poller.max_receive_count == MAX_RECEIVE_COUNT
+    assert REGISTRY.get_sample_value(dead_metric, {"queue": PROCESSING_QUEUE}) == dead_before + 1
     dead = await sqs.receive_message(QueueUrl=queue.dlq_url, MaxNumberOfMessages=10)
     assert [message["MessageId"] for message in dead["Messages"]] == [poison_id]
     poison_logs = [entry for entry in logs if entry["event"] == "consumer.poison_message"]

@@ -10,11 +10,11 @@ from payments_core.gateway.connector import (
     AuthorizeRequest,
     CaptureRequest,
     CardDetails,
+    GatewayConnector,
     RefundRequest,
     VoidRequest,
 )
 from payments_core.gateway.models import SandboxLedgerEntry
-from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.gateway.sandbox.ledger import entry_for_key, ledger_for_payment, open_holds
 from payments_core.secret import Secret
 
@@ -29,7 +29,7 @@ AMOUNT = 5_000
 CURRENCY = "NGN"
 
 
-async def vault(sandbox: SandboxConnector, number: str) -> str:
+async def vault(sandbox: GatewayConnector, number: str) -> str:
     card = CardDetails(Secret(number), exp_month=12, exp_year=2035, cvc=Secret("123"))
     return (await sandbox.tokenize(card)).token
 

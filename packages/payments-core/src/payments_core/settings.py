@@ -87,6 +87,7 @@ class WorkerSettings(TemporalSettings, CoreSettings):
     # A payment still pending this long after creation is driven again by the sweeper.
     sweeper_pending_after_seconds: int = Field(default=120, ge=5)
     sweeper_interval_seconds: float = Field(default=30.0, gt=0)
+    # GET /health (probes) and GET /metrics (Prometheus) on one port; 0 turns both off.
     health_port: int = Field(default=9101, ge=0, le=65535)
 
 
@@ -97,6 +98,7 @@ class ProcessorSettings(TemporalSettings):
         default="payment-processing-queue", description="queue name or URL"
     )
     processor_concurrency: int = Field(default=10, ge=1, le=100)
+    # GET /health (probes) and GET /metrics (Prometheus) on one port; 0 turns both off.
     health_port: int = Field(default=9102, ge=0, le=65535)
 
 
@@ -150,6 +152,7 @@ class WebhookSenderSettings(WebhookUrlSettings, CoreSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # SQS records handled at once: each one only writes delivery rows.
     webhook_queue_concurrency: int = Field(default=10, ge=1, le=100)
+    # GET /health (probes) and GET /metrics (Prometheus) on one port; 0 turns both off.
     health_port: int = Field(default=9103, ge=0, le=65535)
 
     @field_validator("webhook_retry_schedule", mode="before")

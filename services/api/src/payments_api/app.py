@@ -12,6 +12,8 @@ from starlette.responses import HTMLResponse, JSONResponse
 from payments_api.background import background_work
 from payments_api.edge import EdgeMiddleware
 from payments_api.errors import index_path_methods, install_error_handlers
+from payments_api.metrics import METRICS_PATH, HttpMetricsMiddleware, route_templates
+from payments_api.metrics import router as metrics_router
 from payments_api.routes import (
     events,
     health,
@@ -24,13 +26,14 @@ from payments_api.routes import (
 from payments_api.signals import WorkflowSignals
 from payments_api.state import ApiState
 from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.gateway.metered import MeteredConnector
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.rate_limit.service import RateLimiter
 from payments_core.settings import ApiSettings
 from payments_core.webhooks.secret_box import SecretBox
 
 PREFIX = "/api/v1"
-UNLIMITED_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/health/ready", "/metrics"})
+UNLIMITED_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/health/ready", METRICS_PATH})
 
 DESCRIPTION = """
 Merchants create payments; a durable workflow carries each one to a terminal state; outcomes
@@ -48,7 +51,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        connector=SandboxConnector(session_factory),
+        connector=MeteredConnector(SandboxConnector(session_factory)),
         rate_limiter=rate_limiter,
         signals=WorkflowSignals(settings.temporal_address, settings.temporal_namespace),
         secret_box=SecretBox(settings.webhook_encryption_key),
@@ -76,6 +79,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix=PREFIX)
     app.state.path_methods = index_path_methods(PREFIX, routers)
+    app.include_router(metrics_router)  # where the chart's ServiceMonitor scrapes, outside /api/v1
     _install_docs(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -93,6 +97,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         unlimited_paths=UNLIMITED_PATHS,
     )
+    # Outermost: counts what the edge rejects too.
+    app.add_middleware(HttpMetricsMiddleware, templates=route_templates(PREFIX, routers))
     return app
 
 

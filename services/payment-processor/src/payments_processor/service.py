@@ -17,6 +17,7 @@ from payments_core.consumer.polling import PollingConfig, SqsPoller
 from payments_core.consumer.queues import polling_sqs_client
 from payments_core.consumer.settings import ConsumerSettings
 from payments_core.settings import ProcessorSettings
+from payments_core.telemetry.temporal import temporal_metrics
 from payments_core.temporal.client import connect
 from payments_processor.handler import ProcessingHandler
 
@@ -92,7 +93,9 @@ class ProcessorService:
         while not self._stopping.is_set():
             try:
                 client = await connect(
-                    self.settings.temporal_address, self.settings.temporal_namespace
+                    self.settings.temporal_address,
+                    self.settings.temporal_namespace,
+                    runtime=temporal_metrics().runtime,
                 )
             except Exception as error:
                 delay = CONNECT_BACKOFF_SECONDS[min(attempt, len(CONNECT_BACKOFF_SECONDS) - 1)]

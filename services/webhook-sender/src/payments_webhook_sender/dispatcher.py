@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payments_core.db.session import transaction
 from payments_core.events.envelope import envelope_json
 from payments_core.settings import WebhookSenderSettings
+from payments_core.telemetry.metrics import WEBHOOK_ATTEMPTS_IN_FLIGHT, WEBHOOK_DELIVERIES_ENDED
 from payments_core.webhooks.attempt import attempt_delivery
 from payments_core.webhooks.deliveries import (
     ClaimedDelivery,
@@ -117,11 +118,13 @@ class DeliveryDispatcher:
             task = asyncio.create_task(self.deliver(claim), name=f"webhook-{claim.delivery_id}")
             self._in_flight[task] = claim.endpoint_id
             self._per_endpoint[claim.endpoint_id] += 1
+            WEBHOOK_ATTEMPTS_IN_FLIGHT.inc()
             task.add_done_callback(self._done)
         return len(claims)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         endpoint = self._in_flight.pop(task)
+        WEBHOOK_ATTEMPTS_IN_FLIGHT.dec()
         self._per_endpoint[endpoint] -= 1
         if self._per_endpoint[endpoint] <= 0:
             del self._per_endpoint[endpoint]
@@ -135,6 +138,7 @@ class DeliveryDispatcher:
         if not claim.endpoint_usable:
             async with transaction(self._sessions) as session:
                 await abandon(session, claim, "endpoint disabled")
+            WEBHOOK_DELIVERIES_ENDED.labels(status="failed").inc()
             return
         try:
             secrets = live_secrets(
@@ -166,6 +170,8 @@ class DeliveryDispatcher:
                 delivery.attempt_count,
                 delivery.next_attempt_at,
             )
+        if status != "pending":
+            WEBHOOK_DELIVERIES_ENDED.labels(status=status).inc()
         log.info(
             "webhooks.attempt",
             event_id=claim.event_id,

@@ -1,7 +1,8 @@
-"""A tiny HTTP endpoint for probes: `GET /health` answers 200 while the worker runs.
+"""A tiny HTTP endpoint for probes and Prometheus: `GET /health` answers 200 while the worker
+runs, `GET /metrics` the process's metrics (ours and the Temporal SDK's).
 
-Plain asyncio, no framework: the worker has no other HTTP surface. More routes (metrics) are
-added by passing them in `routes`. Port 0 disables the server.
+Plain asyncio, no framework: the worker has no other HTTP surface. More routes are added by
+passing them in `routes`. Port 0 disables the server.
 """
 
 import asyncio
@@ -10,6 +11,8 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 
 import structlog
+
+from payments_core.telemetry.metrics import exposition
 
 log = structlog.get_logger()
 
@@ -24,6 +27,11 @@ def health_route() -> tuple[HTTPStatus, str, bytes]:
     return HTTPStatus.OK, "application/json", json.dumps({"status": "ok"}).encode()
 
 
+def metrics_route() -> tuple[HTTPStatus, str, bytes]:
+    body, content_type = exposition()
+    return HTTPStatus.OK, content_type, body
+
+
 class HealthServer:
     def __init__(
         self,
@@ -32,7 +40,11 @@ class HealthServer:
         routes: Mapping[str, Route] | None = None,
     ) -> None:
         self._host, self._port = host, port
-        self._routes: dict[str, Route] = {"/health": health_route, **(routes or {})}
+        self._routes: dict[str, Route] = {
+            "/health": health_route,
+            "/metrics": metrics_route,
+            **(routes or {}),
+        }
         self._server: asyncio.Server | None = None
 
     @property

@@ -18,9 +18,11 @@ from temporalio.worker import Worker
 # metadata, and the worker itself never imports some of the models they point at.
 import payments_core.db.tables  # noqa: F401
 from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.gateway.metered import MeteredConnector
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.settings import WorkerSettings
 from payments_core.telemetry.logging import configure_logging
+from payments_core.telemetry.temporal import temporal_metrics
 from payments_core.temporal.client import connect
 from payments_worker import policies
 from payments_worker.activities import PaymentActivities
@@ -38,10 +40,12 @@ MAX_CONCURRENT_WORKFLOW_TASKS = 100
 def build_activities(
     settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession]
 ) -> PaymentActivities:
-    connector = SandboxConnector(
-        sessions,
-        latency_ms=settings.sandbox_latency_ms,
-        answer_timeout_seconds=settings.gateway_timeout_seconds,
+    connector = MeteredConnector(
+        SandboxConnector(
+            sessions,
+            latency_ms=settings.sandbox_latency_ms,
+            answer_timeout_seconds=settings.gateway_timeout_seconds,
+        )
     )
     call_timeout = policies.gateway_call_timeout(
         latency=timedelta(milliseconds=settings.sandbox_latency_ms),
@@ -75,7 +79,11 @@ async def connect_with_retry(settings: WorkerSettings) -> Client:
     """Temporal may still be starting (make up starts everything at once): retry a little."""
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:
-            return await connect(settings.temporal_address, settings.temporal_namespace)
+            return await connect(
+                settings.temporal_address,
+                settings.temporal_namespace,
+                runtime=temporal_metrics().runtime,
+            )
         except RuntimeError as error:
             if attempt == CONNECT_ATTEMPTS:
                 raise

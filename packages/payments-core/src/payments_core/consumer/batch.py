@@ -5,6 +5,7 @@ outcome lists which message ids to delete (or, for Lambda, which to report as fa
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -12,6 +13,11 @@ import structlog
 
 from payments_core.consumer.errors import PoisonMessage
 from payments_core.consumer.records import SqsRecord
+from payments_core.telemetry.metrics import (
+    CONSUMER_DEAD_LETTERED,
+    CONSUMER_HANDLE_DURATION,
+    CONSUMER_MESSAGES,
+)
 
 RecordHandler = Callable[[SqsRecord], Awaitable[None]]
 
@@ -27,9 +33,17 @@ class BatchOutcome:
 
 
 async def handle_batch(
-    records: Iterable[SqsRecord], handle_one: RecordHandler, *, concurrency: int
+    records: Iterable[SqsRecord],
+    handle_one: RecordHandler,
+    *,
+    concurrency: int,
+    queue: str = "unknown",
+    max_receive_count: int | None = None,
 ) -> BatchOutcome:
     """Run `handle_one` over every record, at most `concurrency` at a time.
+
+    Metrics are labelled with the `queue` name; a record that fails on receive number
+    `max_receive_count` (the queue's redrive policy, when known) counts as dead-lettered.
 
     Cancellation (a drain that ran out of time) propagates: the records not finished are neither
     succeeded nor failed, and SQS delivers them again.
@@ -44,14 +58,17 @@ async def handle_batch(
 
     async def run(record: SqsRecord) -> None:
         async with limit:
+            began = time.perf_counter()
             try:
                 await handle_one(record)
             except PoisonMessage as error:
                 failed.append(record.message_id)
                 poison.append(record.message_id)
+                _count(queue, "poison", began, record, max_receive_count)
                 _log_poison(record, error)
             except Exception as error:
                 failed.append(record.message_id)
+                _count(queue, "failed", began, record, max_receive_count)
                 log.warning(
                     "consumer.record_failed",
                     message_id=record.message_id,
@@ -61,6 +78,7 @@ async def handle_batch(
                 )
             else:
                 succeeded.append(record.message_id)
+                _count(queue, "handled", began, record, max_receive_count)
 
     await asyncio.gather(*(run(record) for record in batch))
     order = {record.message_id: index for index, record in enumerate(batch)}
@@ -69,6 +87,18 @@ async def handle_batch(
         failed=tuple(sorted(failed, key=order.__getitem__)),
         poison=tuple(sorted(poison, key=order.__getitem__)),
     )
+
+
+def _count(
+    queue: str, outcome: str, began: float, record: SqsRecord, max_receive_count: int | None
+) -> None:
+    CONSUMER_MESSAGES.labels(queue=queue, outcome=outcome).inc()
+    CONSUMER_HANDLE_DURATION.labels(queue=queue, outcome=outcome).observe(
+        time.perf_counter() - began
+    )
+    last_receive = max_receive_count is not None and record.receive_count >= max_receive_count
+    if outcome != "handled" and last_receive:
+        CONSUMER_DEAD_LETTERED.labels(queue=queue).inc()
 
 
 def _log_poison(record: SqsRecord, error: PoisonMessage) -> None:

@@ -1,6 +1,7 @@
-"""A tiny liveness endpoint for consumer processes: `GET /health` → 200 while healthy, else 503.
+"""A tiny HTTP endpoint for consumer processes: `GET /health` → 200 while healthy, else 503;
+`GET /metrics` → the process's Prometheus metrics.
 
-Plain asyncio, no framework: it answers one path and closes the connection.
+Plain asyncio, no framework: it answers one request and closes the connection.
 """
 
 import asyncio
@@ -9,6 +10,8 @@ import json
 from collections.abc import Callable
 
 import structlog
+
+from payments_core.telemetry.metrics import exposition
 
 log = structlog.get_logger("payments_core.consumer")
 
@@ -45,16 +48,10 @@ class HealthServer:
             request_line = await asyncio.wait_for(reader.readline(), _READ_TIMEOUT_SECONDS)
             parts = request_line.decode("latin-1").split()
             method, path = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
-            if path.split("?", 1)[0] != "/health":
-                status = 404
-            elif method not in ("GET", "HEAD"):
-                status = 405
-            else:
-                status = 200 if self._is_healthy() else 503
-            body = json.dumps({"status": "ok" if status == 200 else "unavailable"}).encode()
+            status, content_type, body = self._answer(method, path.split("?", 1)[0])
             head = (
                 f"HTTP/1.1 {status} {_REASONS[status]}\r\n"
-                "Content-Type: application/json\r\n"
+                f"Content-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\n"
                 "Connection: close\r\n\r\n"
             ).encode()
@@ -66,3 +63,16 @@ class HealthServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+    def _answer(self, method: str, path: str) -> tuple[int, str, bytes]:
+        if path not in ("/health", "/metrics"):
+            status = 404
+        elif method not in ("GET", "HEAD"):
+            status = 405
+        elif path == "/metrics":
+            body, content_type = exposition()
+            return 200, content_type, body
+        else:
+            status = 200 if self._is_healthy() else 503
+        body = json.dumps({"status": "ok" if status == 200 else "unavailable"}).encode()
+        return status, "application/json", body

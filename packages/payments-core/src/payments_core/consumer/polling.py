@@ -24,6 +24,8 @@ from payments_core.aws.errors import aws_errors
 from payments_core.consumer.batch import RecordHandler, handle_batch
 from payments_core.consumer.queues import (
     DEFAULT_VISIBILITY_TIMEOUT,
+    queue_label,
+    queue_max_receive_count,
     queue_visibility_timeout,
     resolve_queue_url,
 )
@@ -138,6 +140,8 @@ class SqsPoller:
         self.stats = PollerStats()
         self.queue_url: str | None = None
         self.visibility_timeout = config.visibility_timeout or DEFAULT_VISIBILITY_TIMEOUT
+        # From the queue's redrive policy: a record failing on this receive goes to the DLQ.
+        self.max_receive_count: int | None = None
         self._stopping = asyncio.Event()
         self._capacity = _Capacity(config.concurrency)
         self._batches: set[asyncio.Task[None]] = set()
@@ -200,6 +204,7 @@ class SqsPoller:
                 if self.config.visibility_timeout is None:
                     found = await queue_visibility_timeout(self._sqs, self.queue_url)
                     self.visibility_timeout = max(found, 1)
+                self.max_receive_count = await queue_max_receive_count(self._sqs, self.queue_url)
                 return True
             except Exception as error:
                 log.warning(
@@ -288,7 +293,13 @@ class SqsPoller:
                 self._release_slot(batch, record.message_id)
 
         try:
-            outcome = await handle_batch(batch.records, tracked, concurrency=len(batch.records))
+            outcome = await handle_batch(
+                batch.records,
+                tracked,
+                concurrency=len(batch.records),
+                queue=queue_label(self.config.queue),
+                max_receive_count=self.max_receive_count,
+            )
             self.stats.succeeded += len(outcome.succeeded)
             self.stats.failed += len(outcome.failed)
         finally:

@@ -1,5 +1,6 @@
 """SQS queue helpers for consumers: a long-poll-safe client, names to URLs, attributes."""
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,3 +41,22 @@ async def queue_visibility_timeout(sqs: AwsClient, queue_url: str) -> int:
         )
     raw = str(response.get("Attributes", {}).get("VisibilityTimeout", ""))
     return int(raw) if raw.isdigit() else DEFAULT_VISIBILITY_TIMEOUT
+
+
+async def queue_max_receive_count(sqs: AwsClient, queue_url: str) -> int | None:
+    """The redrive policy's maxReceiveCount: receives before SQS moves a message to the DLQ."""
+    with aws_errors("sqs:GetQueueAttributes"):
+        response = await sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]
+        )
+    raw = response.get("Attributes", {}).get("RedrivePolicy")
+    try:
+        count = int(json.loads(raw)["maxReceiveCount"]) if raw else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return count if count is not None and count > 0 else None
+
+
+def queue_label(queue: str) -> str:
+    """A queue's name for metric labels, also when it is configured as a URL (never the URL)."""
+    return queue.rstrip("/").rsplit("/", 1)[-1]

@@ -302,9 +302,14 @@ def _summary(
         f"  AWS emulator       http://127.0.0.1:{ports.moto.number}",
         f"  PostgreSQL         {_without_password(database_url)}",
         f"  logs               {logs}/ (postgres, moto, temporal)",
+        f"  API metrics        http://127.0.0.1:{ports.api.number}/metrics",
         *(
-            f"  {name + ' health':<18} http://127.0.0.1:{port}/health"
+            line
             for name, port in health.items()
+            for line in (
+                f"  {name + ' health':<18} http://127.0.0.1:{port}/health",
+                f"  {name + ' metrics':<18} http://127.0.0.1:{port}/metrics",
+            )
         ),
         f"  admin token        {admin_api_token}",
         f"  webhook receiver   {receiver_url}",

@@ -21,6 +21,7 @@ from payments_core.outbox.backoff import retry_delay
 from payments_core.outbox.notifications import NotificationListener
 from payments_core.outbox.repository import Backlog, FailedPublish, PendingMessage
 from payments_core.outbox.sns_publisher import PublishOutcome, SnsBatchPublisher
+from payments_core.telemetry.metrics import OUTBOX_PUBLISHED
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +133,8 @@ class OutboxRelay:
             failures = _failures(pending, outcome)
             await repository.mark_published(session, outcome.published)
             await repository.mark_failed(session, failures)
+        OUTBOX_PUBLISHED.labels(outcome="published").inc(len(outcome.published))
+        OUTBOX_PUBLISHED.labels(outcome="failed").inc(len(failures))
         _log_failures(pending, failures)
         return BatchResult(len(pending), len(outcome.published), len(failures))
 

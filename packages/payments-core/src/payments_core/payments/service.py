@@ -12,6 +12,7 @@ from payments_core.money import DEFAULT_CURRENCY
 from payments_core.outbox.writer import add_event
 from payments_core.payment_methods import repository as payment_methods
 from payments_core.payments import repository
+from payments_core.payments.metrics import count_payment
 from payments_core.payments.models import Payment
 from payments_core.payments.references import new_reference
 from payments_core.payments.schemas import PaymentCreate, PaymentOut
@@ -67,6 +68,7 @@ async def create(
         EventType.PAYMENT_INITIATED, merchant_id, {"payment": PaymentOut.of(payment).to_json()}
     )
     add_event(session, event, traceparent=traceparent)
+    count_payment(session, payment)
     return payment
 
 

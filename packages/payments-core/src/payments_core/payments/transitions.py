@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from payments_core.errors import InvalidState, NotFound
 from payments_core.events.envelope import Event, EventType
 from payments_core.outbox.writer import add_event
+from payments_core.payments.metrics import count_payment
 from payments_core.payments.models import Payment
 from payments_core.payments.schemas import PaymentOut
 from payments_core.payments.status import PaymentStatus, PaymentStep, can_transition
@@ -70,6 +71,7 @@ async def start_processing(session: AsyncSession, payment_id: uuid.UUID) -> Paym
     if payment.status == PaymentStatus.PENDING:
         _move(payment, PaymentStatus.PROCESSING)
         emit(session, payment, EventType.PAYMENT_PROCESSING)
+        count_payment(session, payment)
     return payment
 
 
@@ -135,6 +137,7 @@ async def complete(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
     _move(payment, PaymentStatus.COMPLETED)
     payment.completed_at = payment.updated_at
     emit(session, payment, EventType.PAYMENT_COMPLETED)
+    count_payment(session, payment)
     return payment
 
 
@@ -146,6 +149,7 @@ async def fail(session: AsyncSession, payment_id: uuid.UUID, failure_reason: str
     _move(payment, PaymentStatus.FAILED)
     payment.failure_reason = failure_reason
     emit(session, payment, EventType.PAYMENT_FAILED)
+    count_payment(session, payment)
     return payment
 
 
@@ -164,4 +168,5 @@ async def cancel(
         )
     _move(payment, PaymentStatus.CANCELLED)
     emit(session, payment, EventType.PAYMENT_CANCELLED)
+    count_payment(session, payment)
     return payment

@@ -13,6 +13,7 @@ from payments_core.errors import InvalidRequest, InvalidState, NotFound
 from payments_core.events.envelope import Event, EventType
 from payments_core.outbox.writer import add_event
 from payments_core.payments import transitions
+from payments_core.payments.metrics import count_payment, count_refund
 from payments_core.payments.models import Payment
 from payments_core.payments.status import PaymentStatus
 from payments_core.refunds import repository
@@ -55,6 +56,7 @@ async def create(
     session.add(refund)
     await session.flush()
     emit(session, refund, payment, EventType.REFUND_CREATED)
+    count_refund(session, refund)
     return refund, payment
 
 
@@ -83,6 +85,8 @@ async def succeed(session: AsyncSession, refund_id: uuid.UUID, gateway_reference
     payment.status = target.value
     payment.updated_at = refund.updated_at
     emit(session, refund, payment, EventType.REFUND_SUCCEEDED)
+    count_refund(session, refund)
+    count_payment(session, payment)
     return refund
 
 
@@ -95,6 +99,7 @@ async def fail(session: AsyncSession, refund_id: uuid.UUID, failure_reason: str)
     refund.failure_reason = failure_reason
     refund.updated_at = datetime.now(UTC)
     emit(session, refund, payment, EventType.REFUND_FAILED)
+    count_refund(session, refund)
     return refund
 
 

@@ -14,12 +14,15 @@ import httpx
 
 from payments_core.errors import InvalidRequest
 from payments_core.secret import Secret
+from payments_core.telemetry.metrics import WEBHOOK_ATTEMPT_DURATION, WEBHOOK_ATTEMPTS
 from payments_core.webhooks.deliveries import AttemptResult
 from payments_core.webhooks.signing import webhook_headers
 from payments_core.webhooks.ssrf import VettedTarget, pinned_request_args, vet_webhook_url
 
 USER_AGENT = "payments-platform-webhooks/1.0"
 _ERROR_LIMIT = 500
+# The metric outcome of a URL refused before any request, by the refusal's code.
+_REFUSALS = {"url_forbidden": "refused_by_ssrf", "url_unresolvable": "unresolvable"}
 MAX_RESPONSE_BYTES_READ = 64 * 1024
 
 
@@ -34,6 +37,18 @@ def new_client(max_connections: int) -> httpx.AsyncClient:
 
 def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def _counted(outcome: str, started: float, result: AttemptResult) -> AttemptResult:
+    WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
+    WEBHOOK_ATTEMPT_DURATION.labels(outcome=outcome).observe(time.monotonic() - started)
+    return result
+
+
+def _http_outcome(status_code: int) -> str:
+    if 200 <= status_code < 300:
+        return "success"
+    return "gone" if status_code == 410 else "http_error"
 
 
 async def attempt_delivery(
@@ -54,16 +69,20 @@ async def attempt_delivery(
             target = await vet_webhook_url(url, allow_private=allow_private)
             response = await _post(client, target, event_id, body, secrets, timeout_seconds)
     except InvalidRequest as refused:
-        return AttemptResult(None, _elapsed_ms(started), f"{refused.code}: {refused.message}")
+        error = f"{refused.code}: {refused.message}"
+        outcome = _REFUSALS.get(refused.code, "invalid_url")
+        return _counted(outcome, started, AttemptResult(None, _elapsed_ms(started), error))
     except TimeoutError:
         error = f"timeout: no answer within {timeout_seconds:g} s"
-        return AttemptResult(None, _elapsed_ms(started), error)
-    except httpx.HTTPError as error:
-        detail = str(error) or type(error).__name__
-        return AttemptResult(None, _elapsed_ms(started), f"connection: {detail}"[:_ERROR_LIMIT])
+        return _counted("timeout", started, AttemptResult(None, _elapsed_ms(started), error))
+    except httpx.HTTPError as failed:
+        error = f"connection: {str(failed) or type(failed).__name__}"[:_ERROR_LIMIT]
+        return _counted("connection", started, AttemptResult(None, _elapsed_ms(started), error))
     code = response.status_code
     failure = None if 200 <= code < 300 else f"http_status: endpoint answered {code}"
-    return AttemptResult(code, _elapsed_ms(started), failure)
+    return _counted(
+        _http_outcome(code), started, AttemptResult(code, _elapsed_ms(started), failure)
+    )
 
 
 async def _post(

@@ -1,0 +1,46 @@
+"""Counting payments and refunds as their status changes, once the change is committed."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments_core.db.after_commit import after_commit
+from payments_core.payments.models import Payment
+from payments_core.payments.status import PaymentStatus
+from payments_core.refunds.models import Refund
+from payments_core.telemetry.metrics import (
+    NONE,
+    PAYMENT_LIFECYCLE,
+    PAYMENT_TRANSITIONS,
+    REFUND_TRANSITIONS,
+    code_label,
+)
+
+# Where a payment's own processing ends (refunds come later and are counted on their own).
+LIFECYCLE_ENDS = frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+
+
+def count_payment(session: AsyncSession, payment: Payment) -> None:
+    """Count the status `payment` just entered (values read now: the row may expire later)."""
+    status, currency = payment.status, payment.currency
+    reason = code_label(payment.failure_reason) if status == PaymentStatus.FAILED else NONE
+    lifecycle = None
+    if status in LIFECYCLE_ENDS and payment.created_at is not None:
+        lifecycle = max((datetime.now(UTC) - payment.created_at).total_seconds(), 0.0)
+
+    def record() -> None:
+        PAYMENT_TRANSITIONS.labels(status=status, currency=currency, failure_reason=reason).inc()
+        if lifecycle is not None:
+            PAYMENT_LIFECYCLE.labels(status=status, currency=currency).observe(lifecycle)
+
+    after_commit(session, record)
+
+
+def count_refund(session: AsyncSession, refund: Refund) -> None:
+    status, currency = refund.status, refund.currency
+    reason = code_label(refund.failure_reason) if refund.failure_reason else NONE
+
+    def record() -> None:
+        REFUND_TRANSITIONS.labels(status=status, currency=currency, failure_reason=reason).inc()
+
+    after_commit(session, record)
