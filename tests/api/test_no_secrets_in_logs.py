@@ -1,6 +1,7 @@
 """Card numbers, CVCs, API keys and webhook secrets never reach the logs of a real API process,
 even at DEBUG."""
 
+import json
 import os
 import subprocess
 import sys
@@ -69,12 +70,34 @@ def test_secrets_do_not_appear_in_the_api_log(database_url: str, tmp_path: Path)
             "apiKey"
         ]
         httpx.get(f"{base}/merchants/me", headers={"X-API-Key": api_key[:-1] + "x"})
+        # Secrets where the code would log them (the request path): the redactor masks them.
+        for leaked in (CARD, api_key, webhook_secrets[0]):
+            httpx.get(f"{base}/payments/by-reference/{leaked}", headers=headers)
+        method = httpx.post(
+            f"{base}/payment-methods",
+            json={
+                "type": "card",
+                "card": {"number": "4242424242424242", "expMonth": 1, "expYear": 2099, "cvc": CVC},
+            },
+            headers=headers,
+        ).json()["data"]
+        payment = httpx.post(
+            f"{base}/payments",
+            json={"amount": 5000, "currency": "NGN", "paymentMethodId": method["id"]},
+            headers={**headers, "X-Correlation-Id": "logs-test-correlation"},
+        ).json()["data"]
     finally:
         process.terminate()
         process.wait(timeout=15)
 
     logged = log_file.read_text()
     assert '"event": "api.request"' in logged  # requests were logged, so the scan means something
+    lines = [json.loads(line) for line in logged.splitlines() if line.strip()]  # uvicorn's too
+    masked = [line for line in lines if "by-reference/[REDACTED]" in str(line.get("path"))]
+    assert len(masked) == 3
+    about_payment = [line for line in lines if line.get("payment_id") == payment["id"]]
+    assert {line["event"] for line in about_payment} == {"payment.status_changed", "api.request"}
+    assert {line["correlation_id"] for line in about_payment} == {"logs-test-correlation"}
     for secret in (CARD, BAD_LUHN, CVC, api_key, issued, api_key[:-1] + "x", *webhook_secrets):
         assert secret not in logged
         assert secret.removeprefix("whsec_") not in logged

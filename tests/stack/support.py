@@ -62,8 +62,12 @@ class DevStack:
 
     def lines_from(self, service: str) -> list[str]:
         """What one service printed, without the supervisor's `name |` prefix."""
-        prefix = f"{service} "
-        return [line.split("|", 1)[1].strip() for line in self.output if line.startswith(prefix)]
+        lines = []
+        for line in self.output:
+            label, bar, text = line.partition("|")
+            if bar and label.strip() == service:
+                lines.append(text.strip())
+        return lines
 
 
 @contextmanager

@@ -1,14 +1,13 @@
 """As a new user would: `make up`, one payment, then every metrics URL `make up` printed serves
-the platform's metrics (issue 6's first check, on the real processes)."""
+the platform's metrics, and every service's log lines say what happened to that payment."""
 
+import json
 import time
-import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.stack.support import running_devstack
+from tests.stack.conftest import PaidStack
 
 # What each process must export after one completed payment and its webhook.
 EXPECTED = {
@@ -37,14 +36,10 @@ EXPECTED = {
 }
 
 
-def scrape(url: str) -> str:
-    return httpx.get(url, timeout=5).text
-
-
 def missing_metrics(urls: dict[str, str]) -> dict[str, list[str]]:
     missing = {}
     for service, wanted in EXPECTED.items():
-        text = scrape(urls[service])
+        text = httpx.get(urls[service], timeout=5).text
         absent = [name for name in wanted if name not in text]
         if absent:
             missing[service] = absent
@@ -52,29 +47,38 @@ def missing_metrics(urls: dict[str, str]) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
-def test_each_metrics_url_serves_the_platform_metrics(database_url: str, tmp_path: Path) -> None:
-    with running_devstack(tmp_path, database_url) as stack:
-        demo = stack.demo
-        headers = {"X-API-Key": demo["api_key"], "Idempotency-Key": str(uuid.uuid4())}
-        body = {
-            "amount": 125_000,
-            "currency": "NGN",
-            "paymentMethodId": demo["payment_method_id"],
-            "reference": f"metrics-{uuid.uuid4()}",
-        }
-        with httpx.Client(base_url=stack.api_url, timeout=10) as api:
-            created = api.post("/payments", json=body, headers=headers)
-            assert created.status_code == 201, created.text
-            payment_id = created.json()["data"]["id"]
-            deadline = time.monotonic() + 60
-            while (
-                api.get(f"/payments/{payment_id}", headers=headers).json()["data"]["status"]
-                != "completed"
-            ):
-                assert time.monotonic() < deadline, "the payment did not complete"
-                time.sleep(0.2)
-        # Webhook and last transitions land shortly after the status: poll the scrapes.
-        deadline = time.monotonic() + 30
-        while missing := missing_metrics(stack.metrics_urls):
-            assert time.monotonic() < deadline, f"not exported: {missing}"
-            time.sleep(0.5)
+def test_each_metrics_url_serves_the_platform_metrics(paid_stack: PaidStack) -> None:
+    # The webhook and the last transitions land shortly after the status: poll the scrapes.
+    deadline = time.monotonic() + 30
+    while missing := missing_metrics(paid_stack.stack.metrics_urls):
+        assert time.monotonic() < deadline, f"not exported: {missing}"
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_every_service_logs_json_lines_that_name_the_payment(paid_stack: PaidStack) -> None:
+    stack, payment_id = paid_stack.stack, paid_stack.payment_id
+    lines = {
+        service: [json.loads(line) for line in stack.lines_from(service)]  # each one JSON
+        for service in ("api", "worker", "processor", "webhooks")
+    }
+    assert all(lines.values()), {service: len(found) for service, found in lines.items()}
+
+    def about_payment(service: str) -> dict[str, set[str]]:
+        """Each event logged by `service` with the payment's id, and the statuses it named."""
+        found: dict[str, set[str]] = {}
+        for line in lines[service]:
+            if line.get("payment_id") == payment_id:
+                found.setdefault(str(line["event"]), set()).add(str(line.get("status")))
+        return found
+
+    assert about_payment("api")["payment.status_changed"] == {"pending"}
+    assert "api.request" in about_payment("api")
+    assert about_payment("worker")["payment.status_changed"] == {"processing", "completed"}
+    assert "processor.workflow_started" in about_payment("processor")
+    activity_lines = [
+        line
+        for line in lines["worker"]
+        if line.get("payment_id") == payment_id and line["event"] == "payment.status_changed"
+    ]
+    assert {line["workflow_id"] for line in activity_lines} == {f"payment-{payment_id}"}

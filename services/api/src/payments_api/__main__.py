@@ -18,6 +18,8 @@ def main() -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        # Ours, not uvicorn's: its lines then come out as JSON, redacted, like every other.
+        log_config=None,
         access_log=False,
         proxy_headers=True,
         server_header=False,

@@ -76,6 +76,7 @@ class EdgeMiddleware:
                         path=scope["path"],
                         status=message["status"],
                         duration_ms=round((time.perf_counter() - began) * 1000, 1),
+                        **_ids_in_path(scope),
                     )
             await send(message)
 
@@ -169,3 +170,9 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def _ids_in_path(scope: Scope) -> dict[str, str]:
+    """The ids the router found in the path (payment_id, ...): one object's lines, greppable."""
+    params = scope.get("path_params") or {}
+    return {name: str(value) for name, value in params.items() if name.endswith("_id")}

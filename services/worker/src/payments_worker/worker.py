@@ -27,6 +27,7 @@ from payments_core.temporal.client import connect
 from payments_worker import policies
 from payments_worker.activities import PaymentActivities
 from payments_worker.health import HealthServer
+from payments_worker.log_context import ActivityLogContext
 from payments_worker.sweeper import PendingPaymentSweeper
 from payments_worker.workflows import PaymentProcessingWorkflow, RefundWorkflow
 
@@ -67,6 +68,7 @@ def build_worker(
         task_queue=task_queue,
         workflows=[PaymentProcessingWorkflow, RefundWorkflow],
         activities=activities.all(),
+        interceptors=[ActivityLogContext()],
         # Each activity holds at most one database connection at a time: no more activities
         # than the pool (plus its overflow) can serve, so none waits for a connection.
         max_concurrent_activities=max_concurrent_activities,

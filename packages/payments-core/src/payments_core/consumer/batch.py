@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import structlog
 
 from payments_core.consumer.errors import PoisonMessage
+from payments_core.consumer.log_context import record_log_context
 from payments_core.consumer.records import SqsRecord
 from payments_core.telemetry.metrics import (
     CONSUMER_DEAD_LETTERED,
@@ -58,27 +59,28 @@ async def handle_batch(
 
     async def run(record: SqsRecord) -> None:
         async with limit:
-            began = time.perf_counter()
-            try:
-                await handle_one(record)
-            except PoisonMessage as error:
-                failed.append(record.message_id)
-                poison.append(record.message_id)
-                _count(queue, "poison", began, record, max_receive_count)
-                _log_poison(record, error)
-            except Exception as error:
-                failed.append(record.message_id)
-                _count(queue, "failed", began, record, max_receive_count)
-                log.warning(
-                    "consumer.record_failed",
-                    message_id=record.message_id,
-                    receive_count=record.receive_count,
-                    error_type=type(error).__name__,
-                    error=str(error),
-                )
-            else:
-                succeeded.append(record.message_id)
-                _count(queue, "handled", began, record, max_receive_count)
+            with structlog.contextvars.bound_contextvars(**record_log_context(record)):
+                began = time.perf_counter()
+                try:
+                    await handle_one(record)
+                except PoisonMessage as error:
+                    failed.append(record.message_id)
+                    poison.append(record.message_id)
+                    _count(queue, "poison", began, record, max_receive_count)
+                    _log_poison(record, error)
+                except Exception as error:
+                    failed.append(record.message_id)
+                    _count(queue, "failed", began, record, max_receive_count)
+                    log.warning(
+                        "consumer.record_failed",
+                        message_id=record.message_id,
+                        receive_count=record.receive_count,
+                        error_type=type(error).__name__,
+                        error=str(error),
+                    )
+                else:
+                    succeeded.append(record.message_id)
+                    _count(queue, "handled", began, record, max_receive_count)
 
     await asyncio.gather(*(run(record) for record in batch))
     order = {record.message_id: index for index, record in enumerate(batch)}

@@ -1,7 +1,8 @@
-"""Counting payments and refunds as their status changes, once the change is committed."""
+"""Counting (and logging) payments and refunds as their status changes, once it is committed."""
 
 from datetime import UTC, datetime
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments_core.db.after_commit import after_commit
@@ -16,13 +17,15 @@ from payments_core.telemetry.metrics import (
     code_label,
 )
 
+log = structlog.get_logger("payments_core.payments")
+
 # Where a payment's own processing ends (refunds come later and are counted on their own).
 LIFECYCLE_ENDS = frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
 
 
 def count_payment(session: AsyncSession, payment: Payment) -> None:
     """Count the status `payment` just entered (values read now: the row may expire later)."""
-    status, currency = payment.status, payment.currency
+    status, currency, payment_id = payment.status, payment.currency, str(payment.id)
     reason = code_label(payment.failure_reason) if status == PaymentStatus.FAILED else NONE
     lifecycle = None
     if status in LIFECYCLE_ENDS and payment.created_at is not None:
@@ -32,15 +35,30 @@ def count_payment(session: AsyncSession, payment: Payment) -> None:
         PAYMENT_TRANSITIONS.labels(status=status, currency=currency, failure_reason=reason).inc()
         if lifecycle is not None:
             PAYMENT_LIFECYCLE.labels(status=status, currency=currency).observe(lifecycle)
+        log.info(
+            "payment.status_changed",
+            payment_id=payment_id,
+            status=status,
+            failure_reason=reason if reason != NONE else None,
+            lifecycle_seconds=round(lifecycle, 3) if lifecycle is not None else None,
+        )
 
     after_commit(session, record)
 
 
 def count_refund(session: AsyncSession, refund: Refund) -> None:
     status, currency = refund.status, refund.currency
+    refund_id, payment_id = str(refund.id), str(refund.payment_id)
     reason = code_label(refund.failure_reason) if refund.failure_reason else NONE
 
     def record() -> None:
         REFUND_TRANSITIONS.labels(status=status, currency=currency, failure_reason=reason).inc()
+        log.info(
+            "refund.status_changed",
+            refund_id=refund_id,
+            payment_id=payment_id,
+            status=status,
+            failure_reason=reason if reason != NONE else None,
+        )
 
     after_commit(session, record)

@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator
 from starlette.responses import JSONResponse
@@ -50,6 +51,7 @@ async def create_payment(
             body,
             supported_currencies=state.settings.supported_currencies,
         )
+        structlog.contextvars.bind_contextvars(payment_id=str(payment.id))
         data = PaymentOut.of(payment).to_json()
         return 201, success(data, "Payment initialized successfully", 201)
 
