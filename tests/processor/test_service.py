@@ -94,8 +94,9 @@ async def test_published_events_start_one_workflow_and_stop_drains(
         except AssertionError as timeout:
             # Seen once in CI with both records handled: say what the poller saw and logged.
             stats = service.poller.stats if service.poller else None
-            complaints = [entry for entry in logs if entry.get("log_level") != "info"]
-            raise AssertionError(f"{timeout}; stats={stats}; warnings={complaints}") from None
+            async with aws.client("sqs") as sqs:
+                depth = await queue_depth(sqs, topology.queues[PROCESSING_QUEUE].url)
+            raise AssertionError(f"{timeout}; {stats}; depth={depth}; logs={list(logs)}") from None
         metrics = await asyncio.to_thread(metrics_text, port)
     finally:
         service.stop()

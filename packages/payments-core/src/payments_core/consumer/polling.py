@@ -329,7 +329,10 @@ class SqsPoller:
         return self.queue_url
 
     async def _delete(self, records: Sequence[SqsRecord]) -> None:
-        self.stats.deleted += await delete_batch(self._sqs, self._resolved_url(), records)
+        # Awaited first: `x += await ...` reads x before the await, so two batches deleting at
+        # once would lose one's count.
+        confirmed = await delete_batch(self._sqs, self._resolved_url(), records)
+        self.stats.deleted += confirmed
 
     # -- visibility --------------------------------------------------------------------------
 
