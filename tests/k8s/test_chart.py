@@ -167,12 +167,14 @@ def test_the_chart_sets_only_variables_the_processes_read(
 ) -> None:
     """A misspelt variable would be ignored silently (extra="ignore"): catch it here."""
     aws_credentials = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # read by boto, not settings
+    # Read by the OpenTelemetry SDK; K8S_POD_NAME only feeds OTEL_RESOURCE_ATTRIBUTES.
+    read_elsewhere = aws_credentials | {"K8S_POD_NAME"}
     for workload in workloads(documents):
         component = component_of(workload)
         if component not in SETTINGS:
             continue
         (container,) = containers(workload)
-        unknown = env_names(container) - _fields(SETTINGS[component]).keys() - aws_credentials
+        unknown = env_names(container) - _fields(SETTINGS[component]).keys() - read_elsewhere
         unknown -= {name for name in unknown if name.startswith("OTEL_")}
         assert not unknown, f"{component} sets {sorted(unknown)}"
 

@@ -271,3 +271,42 @@ def test_ingress_and_http_route_reach_the_api_service() -> None:
     route = named(render("gateway-api-values.yaml"), "HTTPRoute", f"{RELEASE}-api")
     assert route["spec"]["rules"][0]["backendRefs"] == [{"name": f"{RELEASE}-api", "port": 80}]
     assert route["spec"]["parentRefs"][0]["name"] == "public"
+
+
+# The service names the processes give themselves outside Kubernetes (payments_core.telemetry).
+SERVICE_NAMES = {
+    "api": "payments-api",
+    "worker": "payments-worker",
+    "payment-processor": "payments-processor",
+    "webhook-sender": "payments-webhook-sender",
+}
+
+
+def test_tracing_is_off_unless_a_collector_is_named() -> None:
+    documents = render(None)
+    config_map = named(documents, "ConfigMap", RELEASE)
+    assert not [name for name in config_map["data"] if name.startswith("OTEL_")]
+    for workload in workloads(documents):
+        for container in containers(workload):
+            assert not [name for name in plain_env(container) if name.startswith("OTEL_")]
+
+
+def test_tracing_names_each_component_and_pod() -> None:
+    endpoint = "http://collector.monitoring:4318"
+    documents = render(None, "--set", f"config.tracing.otlpEndpoint={endpoint}")
+    data = named(documents, "ConfigMap", RELEASE)["data"]
+    assert data["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+    assert data["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert data["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    for component, service_name in SERVICE_NAMES.items():
+        (container,) = containers(deployment(documents, component))
+        env = plain_env(container)
+        assert env["OTEL_SERVICE_NAME"] == service_name
+        assert "k8s.pod.name=$(K8S_POD_NAME)" in env["OTEL_RESOURCE_ATTRIBUTES"]
+        names = [entry["name"] for entry in container["env"]]
+        # $(K8S_POD_NAME) expands only if that variable is defined earlier in the list.
+        assert names.index("K8S_POD_NAME") < names.index("OTEL_RESOURCE_ATTRIBUTES")
+
+
+def test_a_sample_ratio_outside_zero_to_one_is_refused() -> None:
+    assert "sampleRatio" in render_error("--set-string", "config.tracing.sampleRatio=1.5")

@@ -70,6 +70,9 @@ chart variable: that would hide it silently), the secrets, then `extraEnv`.
 - name: {{ $name }}
   value: {{ get $.env $name | toString | quote }}
 {{- end }}
+{{- if .root.Values.config.tracing.otlpEndpoint }}
+{{ include "payments.tracingEnv" . }}
+{{- end }}
 {{- range $name := keys .values.env | sortAlpha }}
 - name: {{ $name }}
   value: {{ get $.values.env $name | toString | quote }}
@@ -78,6 +81,19 @@ chart variable: that would hide it silently), the secrets, then `extraEnv`.
 {{- with .values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* Who the spans come from: payments-api, payments-worker, payments-processor,
+payments-webhook-sender (the names the processes use outside Kubernetes too), and which pod. */}}
+{{- define "payments.tracingEnv" -}}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "payments-%s" (trimPrefix "payment-" .component) | quote }}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "k8s.pod.name=$(K8S_POD_NAME),k8s.namespace.name=%s,service.namespace=%s,service.version=%s" .root.Release.Namespace .root.Release.Name .root.Chart.AppVersion | quote }}
 {{- end -}}
 
 {{/* Affinity: the component's own, else the anti-affinity preset across nodes. */}}
