@@ -14,6 +14,7 @@ from temporalio.client import Client
 from payments_core.aws.clients import AwsContext
 from payments_core.consumer.health import HealthServer
 from payments_core.consumer.polling import PollingConfig, SqsPoller
+from payments_core.consumer.queue_depth import sampling_queue_depth
 from payments_core.consumer.queues import polling_sqs_client
 from payments_core.consumer.settings import ConsumerSettings
 from payments_core.settings import ProcessorSettings
@@ -82,7 +83,8 @@ class ProcessorService:
                 self.poller = SqsPoller(sqs, handler, config)
                 if self._stopping.is_set():
                     self.poller.stop()
-                await self.poller.run()
+                async with sampling_queue_depth(sqs, config.queue):
+                    await self.poller.run()
         finally:
             if self.health is not None:
                 await self.health.close()

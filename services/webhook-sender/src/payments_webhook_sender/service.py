@@ -12,6 +12,7 @@ import structlog
 from payments_core.aws.clients import AwsContext
 from payments_core.consumer.health import HealthServer
 from payments_core.consumer.polling import PollingConfig, SqsPoller
+from payments_core.consumer.queue_depth import sampling_queue_depth
 from payments_core.consumer.queues import polling_sqs_client
 from payments_core.consumer.settings import ConsumerSettings
 from payments_core.db.engine import create_engine, create_session_factory
@@ -90,7 +91,8 @@ class WebhookSenderService:
                 self.poller = SqsPoller(sqs, handler, config)
                 if self._stopping.is_set():
                     self.poller.stop()
-                await self.poller.run()
+                async with sampling_queue_depth(sqs, config.queue):
+                    await self.poller.run()
         finally:
             self.dispatcher.stop()
             await dispatching

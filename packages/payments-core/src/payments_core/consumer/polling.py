@@ -32,6 +32,7 @@ from payments_core.consumer.queues import (
 from payments_core.consumer.records import RECEIVE_COUNT_ATTRIBUTE, MalformedRecord, SqsRecord
 from payments_core.consumer.settings import ConsumerSettings
 from payments_core.consumer.sqs_batches import change_visibility, delete_batch
+from payments_core.telemetry.metrics import CONSUMER_LAST_POLL
 
 T = TypeVar("T")
 
@@ -264,6 +265,8 @@ class SqsPoller:
                 MessageAttributeNames=["All"],
                 AttributeNames=[RECEIVE_COUNT_ATTRIBUTE],
             )
+        # The heartbeat: a receive returned, with messages or after an empty long poll.
+        CONSUMER_LAST_POLL.labels(queue=queue_label(self.config.queue)).set_to_current_time()
         messages: list[dict[str, Any]] = response.get("Messages", [])
         self.stats.received += len(messages)
         return messages

@@ -76,6 +76,19 @@ CONSUMER_DEAD_LETTERED = Counter(
     "DLQ when their visibility ends.",
     ["queue"],
 )
+CONSUMER_LAST_POLL = Gauge(
+    "payments_consumer_last_poll_timestamp_seconds",
+    "When this consumer's last SQS receive returned, empty long polls included (a heartbeat: "
+    "a loop that is stuck stops moving it).",
+    ["queue"],
+)
+QUEUE_MESSAGES = Gauge(
+    "payments_queue_messages",
+    "SQS's approximate message count of a consumed queue and of its DLQ (queue is the DLQ's own "
+    "name, dead_letter true), by state: visible (waiting) or in_flight (received, not deleted). "
+    "Sampled by every consumer replica of the queue: use max.",
+    ["queue", "state", "dead_letter"],
+)
 CONSUMER_HANDLE_DURATION = Histogram(
     "payments_consumer_handle_duration_seconds",
     "Time spent handling one SQS record, by outcome.",
