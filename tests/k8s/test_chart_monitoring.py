@@ -3,6 +3,7 @@ dashboards."""
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,19 @@ def test_dashboards_are_grafana_json(values_file: str) -> None:
             assert panel["targets"] and all(t["expr"] for t in panel["targets"]), panel["title"]
             assert {"h", "w", "x", "y"} <= panel["gridPos"].keys(), panel["title"]
     assert len(uids) == len(maps)
+
+
+def test_generated_dashboards_are_up_to_date() -> None:
+    support.run(sys.executable, "scripts/dashboards.py", "--check")
+
+
+@pytest.mark.parametrize(
+    "path", sorted((CHART / "dashboards").glob("*.json")), ids=lambda path: path.name
+)
+def test_every_query_goes_to_the_chosen_datasource(path: Path) -> None:
+    dashboard = json.loads(path.read_text())
+    variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    for panel in dashboard["panels"]:
+        sources = [panel["datasource"], *(target["datasource"] for target in panel["targets"])]
+        assert all(source["uid"] == "${datasource}" for source in sources), panel["title"]
