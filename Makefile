@@ -30,7 +30,7 @@ HELM = $(if $(wildcard .tools/bin/helm),$(CURDIR)/.tools/bin/helm,helm)
 KUBERNETES_VERSION := 1.33.0
 ADDONS_FLAGS = $(if $(filter 1 true yes,$(KUBE_PROMETHEUS_STACK)),--kube-prometheus-stack)
 
-.PHONY: install up test lint format migrate bench tools kind-up kind-down chart-lint chart-test
+.PHONY: install up observe test lint format migrate bench tools kind-up kind-down chart-lint chart-test
 
 install:
 	@if ! command -v uv >/dev/null 2>&1; then \
@@ -43,6 +43,12 @@ install:
 
 up: install
 	uv run python -m payments_core.devstack up
+
+# Prometheus with the chart's alert rules (charts/payments/rules), scraping `make up`'s services
+# (API :3001/metrics, worker :9101, processor :9102, webhook sender :9103); data in
+# .data/prometheus, UI on http://127.0.0.1:9090. The binary: Debian's prometheus (make tools).
+observe: install tools
+	uv run python -m payments_core.devstack.observe
 
 test: install tools
 	uv run pytest $(ARGS)
