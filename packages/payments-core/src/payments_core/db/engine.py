@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from payments_core.telemetry.sql_spans import instrument_engine
+
 
 def sqlalchemy_url(database_url: str) -> str:
     """`postgresql://…` as operators write it, with the asyncpg driver SQLAlchemy needs."""
@@ -22,13 +24,15 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
         pool_recycle=1800,
     )
+    instrument_engine(engine)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
