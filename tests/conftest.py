@@ -18,6 +18,7 @@ from payments_core.devstack.postgres import EmbeddedPostgres
 from payments_core.devstack.processes import find_free_port
 from payments_core.devstack.temporal import TemporalDevServer
 from payments_core.migrations.runner import upgrade
+from tests.tracing.recording import recorded_spans  # noqa: F401 - a fixture for every test
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """Spans recorded in memory, for tests that check what a piece of code traced.
 
 The global tracer provider can be set once per process, so one recording provider serves the
-whole session; the `recorded_spans` fixture switches tracing on with it for one test only.
-Import the fixture into a test module: `from tests.tracing.recording import recorded_spans`.
+whole session; the `recorded_spans` fixture (offered to every test by tests/conftest.py)
+switches tracing on with it for one test only.
 """
 
 import functools

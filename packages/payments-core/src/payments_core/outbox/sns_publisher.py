@@ -16,6 +16,7 @@ from payments_core.aws.topology import (
     TRACEPARENT_ATTRIBUTE,
 )
 from payments_core.events.envelope import envelope_json
+from payments_core.outbox.publish_spans import PublishSpans
 from payments_core.outbox.repository import PendingMessage
 
 MAX_ENTRIES_PER_BATCH = 10
@@ -34,13 +35,17 @@ def message_body(message: PendingMessage) -> str:
     return envelope_json(message.payload)
 
 
-def message_attributes(message: PendingMessage) -> dict[str, dict[str, str]]:
+def message_attributes(
+    message: PendingMessage, traceparent: str | None = None
+) -> dict[str, dict[str, str]]:
+    """`traceparent` (the publish span's) replaces the row's stored one when given."""
     attributes = {
         EVENT_TYPE_ATTRIBUTE: message.event_type,
         MERCHANT_ID_ATTRIBUTE: str(message.merchant_id),
     }
-    if message.traceparent:
-        attributes[TRACEPARENT_ATTRIBUTE] = message.traceparent
+    carried = traceparent or message.traceparent
+    if carried:
+        attributes[TRACEPARENT_ATTRIBUTE] = carried
     return {
         name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
     }
@@ -70,11 +75,13 @@ def batch_chunks(messages: Sequence[PendingMessage]) -> Iterator[list[PendingMes
         yield chunk
 
 
-def _entry(entry_id: str, message: PendingMessage) -> dict[str, Any]:
+def _entry(
+    entry_id: str, message: PendingMessage, traceparent: str | None = None
+) -> dict[str, Any]:
     return {
         "Id": entry_id,
         "Message": message_body(message),
-        "MessageAttributes": message_attributes(message),
+        "MessageAttributes": message_attributes(message, traceparent),
     }
 
 
@@ -105,12 +112,18 @@ class SnsBatchPublisher:
     async def _publish_chunk(self, chunk: list[PendingMessage]) -> PublishOutcome:
         # Positions as entry ids: always valid (alphanumeric, ≤ 80 chars) whatever the event id.
         by_entry_id = {str(index): message.id for index, message in enumerate(chunk)}
-        response = await self._sns.publish_batch(
-            TopicArn=self._topic_arn,
-            PublishBatchRequestEntries=[
-                _entry(str(index), message) for index, message in enumerate(chunk)
-            ],
-        )
+        spans = PublishSpans.start(chunk, self._topic_arn)
+        try:
+            response = await self._sns.publish_batch(
+                TopicArn=self._topic_arn,
+                PublishBatchRequestEntries=[
+                    _entry(str(index), message, spans.traceparent(message))
+                    for index, message in enumerate(chunk)
+                ],
+            )
+        except BaseException as error:
+            spans.end_all_failed(error)
+            raise
         outcome = PublishOutcome()
         for success in response.get("Successful", []):
             outcome.published.append(by_entry_id.pop(success["Id"]))
@@ -121,4 +134,5 @@ class SnsBatchPublisher:
         outcome.failed.update(
             {event_id: "no result in response" for event_id in by_entry_id.values()}
         )
+        spans.end(outcome.published, outcome.failed)
         return outcome
