@@ -14,6 +14,7 @@ import structlog
 from payments_core.consumer.errors import PoisonMessage
 from payments_core.consumer.log_context import record_log_context
 from payments_core.consumer.records import SqsRecord
+from payments_core.consumer.spans import consumer_span
 from payments_core.telemetry.metrics import (
     CONSUMER_DEAD_LETTERED,
     CONSUMER_HANDLE_DURATION,
@@ -62,7 +63,8 @@ async def handle_batch(
             with structlog.contextvars.bound_contextvars(**record_log_context(record)):
                 began = time.perf_counter()
                 try:
-                    await handle_one(record)
+                    with consumer_span(record, queue):
+                        await handle_one(record)
                 except PoisonMessage as error:
                     failed.append(record.message_id)
                     poison.append(record.message_id)
