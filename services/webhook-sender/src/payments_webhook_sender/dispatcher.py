@@ -21,6 +21,7 @@ from payments_core.events.envelope import envelope_json
 from payments_core.settings import WebhookSenderSettings
 from payments_core.telemetry.metrics import WEBHOOK_ATTEMPTS_IN_FLIGHT, WEBHOOK_DELIVERIES_ENDED
 from payments_core.webhooks.attempt import attempt_delivery
+from payments_core.webhooks.attempt_span import attempt_span, record_result
 from payments_core.webhooks.deliveries import (
     ClaimedDelivery,
     abandon,
@@ -152,15 +153,17 @@ class DeliveryDispatcher:
             log.error("webhooks.secret_unavailable", endpoint_id=str(claim.endpoint_id),
                       error=str(error))  # fmt: skip
             return
-        result = await attempt_delivery(
-            self._client,
-            url=claim.url,
-            event_id=claim.event_id,
-            body=envelope_json(claim.payload).encode(),
-            secrets=secrets,
-            allow_private=self._settings.webhook_allow_private_urls,
-            timeout_seconds=self._settings.webhook_timeout_seconds,
-        )
+        with attempt_span(claim) as span:
+            result = await attempt_delivery(
+                self._client,
+                url=claim.url,
+                event_id=claim.event_id,
+                body=envelope_json(claim.payload).encode(),
+                secrets=secrets,
+                allow_private=self._settings.webhook_allow_private_urls,
+                timeout_seconds=self._settings.webhook_timeout_seconds,
+            )
+            record_result(span, result)
         async with transaction(self._sessions) as session:
             delivery = await record_attempt(
                 session, claim, result, self._settings.webhook_retry_schedule, self._rng

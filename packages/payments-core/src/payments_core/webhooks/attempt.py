@@ -15,6 +15,7 @@ import httpx
 from payments_core.errors import InvalidRequest
 from payments_core.secret import Secret
 from payments_core.telemetry.metrics import WEBHOOK_ATTEMPT_DURATION, WEBHOOK_ATTEMPTS
+from payments_core.telemetry.tracing import TRACEPARENT, current_traceparent
 from payments_core.webhooks.deliveries import AttemptResult
 from payments_core.webhooks.signing import webhook_headers
 from payments_core.webhooks.ssrf import VettedTarget, pinned_request_args, vet_webhook_url
@@ -99,6 +100,10 @@ async def _post(
         **host_headers,
         "user-agent": USER_AGENT,
     }
+    # The attempt's span (webhooks.attempt_span), when tracing is on.
+    traceparent = current_traceparent()
+    if traceparent:
+        headers[TRACEPARENT] = traceparent
     # httpx's own timeouts default to 5 s per phase, which would fail an endpoint that answers
     # in 6 s under the contract's 10 s: give them the attempt's bound too.
     request = client.build_request(

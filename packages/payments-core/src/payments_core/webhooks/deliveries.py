@@ -84,8 +84,9 @@ _CLAIM = text("""
     FROM picked, outbox o, webhook_endpoints e
     WHERE d.id = picked.id AND o.id = d.event_id AND e.id = d.endpoint_id
       AND d.status = 'pending' AND d.next_attempt_at <= now()
-    RETURNING d.id, d.event_id, d.endpoint_id, o.payload, e.url, e.disabled, e.deleted_at,
-              e.secret_sealed, e.previous_secret_sealed, e.previous_secret_expires_at
+    RETURNING d.id, d.event_id, d.endpoint_id, o.payload, o.traceparent, e.url, e.disabled,
+              e.deleted_at, e.secret_sealed, e.previous_secret_sealed,
+              e.previous_secret_expires_at
 """).bindparams(
     bindparam("held_endpoints", type_=ARRAY(Uuid())),
     bindparam("held_attempts", type_=ARRAY(Integer())),
@@ -107,6 +108,8 @@ class ClaimedDelivery:
     secret_sealed: str
     previous_secret_sealed: str | None
     previous_secret_expires_at: datetime | None
+    # The event's stored trace context: each attempt's span continues the payment's trace.
+    traceparent: str | None = None
 
     def __repr__(self) -> str:
         return f"ClaimedDelivery(delivery_id={self.delivery_id}, event_id={self.event_id!r})"
@@ -171,6 +174,7 @@ async def claim_due(
             secret_sealed=row.secret_sealed,
             previous_secret_sealed=row.previous_secret_sealed,
             previous_secret_expires_at=row.previous_secret_expires_at,
+            traceparent=row.traceparent,
         )
         for row in rows
     ]
