@@ -10,6 +10,7 @@ import asyncio
 import structlog
 from temporalio.client import Client
 
+from payments_core.temporal.client import connect
 from payments_core.temporal.names import CANCEL_SIGNAL, payment_workflow_id
 
 log = structlog.get_logger()
@@ -38,5 +39,5 @@ class WorkflowSignals:
 
     async def _connected(self) -> Client:
         if self._client is None:
-            self._client = await Client.connect(self._address or "", namespace=self._namespace)
+            self._client = await connect(self._address or "", self._namespace)
         return self._client
