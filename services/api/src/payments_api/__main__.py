@@ -11,19 +11,25 @@ def main() -> None:
 
     from payments_api.app import create_app
     from payments_core.telemetry.logging import configure_logging
+    from payments_core.telemetry.tracing import API_SERVICE, configure_tracing
 
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-        # Ours, not uvicorn's: its lines then come out as JSON, redacted, like every other.
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-    )
+    # Before the app is built: the app and its engine are instrumented only when tracing is on.
+    tracing = configure_tracing(API_SERVICE)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level.lower(),
+            # Ours, not uvicorn's: its lines then come out as JSON, redacted, like every other.
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            server_header=False,
+        )
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

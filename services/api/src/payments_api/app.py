@@ -25,6 +25,7 @@ from payments_api.routes import (
 )
 from payments_api.signals import WorkflowSignals
 from payments_api.state import ApiState
+from payments_api.tracing import instrument_app
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.metered import MeteredConnector
 from payments_core.gateway.sandbox import SandboxConnector
@@ -99,6 +100,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     # Outermost: counts what the edge rejects too.
     app.add_middleware(HttpMetricsMiddleware, templates=route_templates(PREFIX, routers))
+    instrument_app(app)
     return app
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from payments_core.consumer.lambda_entry import BatchResponse, handle_event
 from payments_core.settings import ProcessorSettings, load_settings
 from payments_core.telemetry.logging import configure_logging
+from payments_core.telemetry.tracing import PROCESSOR_SERVICE, Tracing, configure_tracing
 from payments_core.temporal.client import connect
 from payments_processor.handler import ProcessingHandler
 
@@ -24,25 +25,33 @@ class Container:
     settings: ProcessorSettings
     runner: asyncio.Runner
     handler: ProcessingHandler
+    tracing: Tracing
 
 
 @functools.cache
 def container() -> Container:
     settings = load_settings(ProcessorSettings)
     configure_logging(settings.log_level, settings.log_format)
+    # Before the client: it carries the tracing interceptor only when tracing is on.
+    tracing = configure_tracing(PROCESSOR_SERVICE)
     runner = asyncio.Runner()
     client = runner.run(connect(settings.temporal_address, settings.temporal_namespace))
-    return Container(settings, runner, ProcessingHandler(client, settings.temporal_task_queue))
+    handler = ProcessingHandler(client, settings.temporal_task_queue)
+    return Container(settings, runner, handler, tracing)
 
 
 def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
     state = container()
-    return handle_event(
-        event,
-        state.handler,
-        concurrency=state.settings.processor_concurrency,
-        runner=state.runner,
-    )
+    try:
+        return handle_event(
+            event,
+            state.handler,
+            concurrency=state.settings.processor_concurrency,
+            runner=state.runner,
+        )
+    finally:
+        # Lambda may freeze the container once we return: export this invocation's spans now.
+        state.tracing.flush()
 
 
 def reset() -> None:

@@ -14,13 +14,18 @@ def main() -> None:
 
     from payments_core.consumer.signals import run_until_signalled
     from payments_core.telemetry.logging import configure_logging
+    from payments_core.telemetry.tracing import WEBHOOK_SENDER_SERVICE, configure_tracing
     from payments_webhook_sender.service import WebhookSenderService
 
     configure_logging(settings.log_level, settings.log_format)
-    # A second signal cancels the drain; that cancellation ends the process, not a traceback.
-    with contextlib.suppress(asyncio.CancelledError):
-        service = WebhookSenderService(settings, consumer_settings)
-        asyncio.run(run_until_signalled(service, "webhooks"))
+    tracing = configure_tracing(WEBHOOK_SENDER_SERVICE)
+    try:
+        # A second signal cancels the drain; that cancellation ends the process, not a traceback.
+        with contextlib.suppress(asyncio.CancelledError):
+            service = WebhookSenderService(settings, consumer_settings)
+            asyncio.run(run_until_signalled(service, "webhooks"))
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from payments_core.consumer.lambda_entry import BatchResponse, process_event
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.settings import WebhookSenderSettings, load_settings
 from payments_core.telemetry.logging import configure_logging
+from payments_core.telemetry.tracing import WEBHOOK_SENDER_SERVICE, Tracing, configure_tracing
 from payments_core.webhooks.attempt import new_client
 from payments_webhook_sender.dispatcher import DeliveryDispatcher
 from payments_webhook_sender.intake import IntakeHandler
@@ -34,12 +35,15 @@ class Container:
     runner: asyncio.Runner
     dispatcher: DeliveryDispatcher
     intake: IntakeHandler
+    tracing: Tracing
 
 
 @functools.cache
 def container() -> Container:
     settings = load_settings(WebhookSenderSettings)
     configure_logging(settings.log_level, settings.log_format)
+    # Before the engine: it is instrumented only when tracing is on.
+    tracing = configure_tracing(WEBHOOK_SENDER_SERVICE)
     runner = asyncio.Runner()
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = create_session_factory(engine)
@@ -49,7 +53,7 @@ def container() -> Container:
         return DeliveryDispatcher(sessions, settings, new_client(settings.webhook_concurrency))
 
     dispatcher = runner.run(build())
-    return Container(settings, runner, dispatcher, IntakeHandler(sessions))
+    return Container(settings, runner, dispatcher, IntakeHandler(sessions), tracing)
 
 
 def _budget(context: object) -> float:
@@ -69,12 +73,19 @@ def handler(event: Mapping[str, Any], context: object) -> BatchResponse:
         await state.dispatcher.run_until_idle(_budget(context))
         return response
 
-    return state.runner.run(work())
+    try:
+        return state.runner.run(work())
+    finally:
+        # Lambda may freeze the container once we return: export this invocation's spans now.
+        state.tracing.flush()
 
 
 def scheduled_handler(event: Mapping[str, Any], context: object) -> dict[str, str]:
     state = container()
-    state.runner.run(state.dispatcher.run_until_idle(_budget(context)))
+    try:
+        state.runner.run(state.dispatcher.run_until_idle(_budget(context)))
+    finally:
+        state.tracing.flush()
     return {"status": "ok"}
 
 

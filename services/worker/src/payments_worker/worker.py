@@ -23,6 +23,7 @@ from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.settings import WorkerSettings
 from payments_core.telemetry.logging import configure_logging
 from payments_core.telemetry.temporal import temporal_metrics
+from payments_core.telemetry.tracing import WORKER_SERVICE, configure_tracing
 from payments_core.temporal.client import connect
 from payments_worker import policies
 from payments_worker.activities import PaymentActivities
@@ -96,6 +97,8 @@ async def connect_with_retry(settings: WorkerSettings) -> Client:
 
 async def run(settings: WorkerSettings) -> int:
     configure_logging(settings.log_level, settings.log_format)
+    # Before the engine and the client: both are instrumented only when tracing is on.
+    tracing = configure_tracing(WORKER_SERVICE)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = create_session_factory(engine)
     health = HealthServer(settings.health_port)
@@ -114,6 +117,7 @@ async def run(settings: WorkerSettings) -> int:
     finally:
         await health.stop()
         await engine.dispose()
+        tracing.shutdown()
 
 
 def _sweeper(
