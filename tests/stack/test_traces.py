@@ -4,14 +4,14 @@ four processes `make up` starts (API, processor, worker, webhook sender) share o
 A collector stand-in (an in-process OTLP/HTTP receiver) gets whatever the services export.
 """
 
+import json
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.stack.conftest import pay
 from tests.stack.support import running_devstack
 from tests.tracing.otlp_receiver import OtlpReceiver, ReceivedSpan
 
@@ -29,27 +29,6 @@ def otel_env(endpoint: str) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_BSP_SCHEDULE_DELAY": "200",
     }
-
-
-def create_and_complete_payment(api_url: str, demo: dict[str, str]) -> str:
-    headers = {"X-API-Key": demo["api_key"], "Idempotency-Key": str(uuid.uuid4())}
-    body = {
-        "amount": 250_000,
-        "currency": "NGN",
-        "paymentMethodId": demo["payment_method_id"],
-        "reference": f"traces-{uuid.uuid4()}",
-    }
-    with httpx.Client(base_url=api_url, timeout=10) as api:
-        created = api.post("/payments", json=body, headers=headers)
-        assert created.status_code == 201, created.text
-        payment_id: str = created.json()["data"]["id"]
-        deadline = time.monotonic() + 60
-        while api.get(f"/payments/{payment_id}", headers=headers).json()["data"]["status"] != (
-            "completed"
-        ):
-            assert time.monotonic() < deadline, "the payment did not complete"
-            time.sleep(0.2)
-    return payment_id
 
 
 def payment_trace_id(spans: list[ReceivedSpan], payment_id: str) -> str | None:
@@ -109,9 +88,11 @@ def test_one_payment_is_one_trace_across_the_four_services(
 ) -> None:
     with (
         OtlpReceiver() as collector,
-        running_devstack(tmp_path, database_url, extra_env=otel_env(collector.endpoint)) as stack,
+        running_devstack(
+            tmp_path, database_url, {**otel_env(collector.endpoint), "LOG_FORMAT": "json"}
+        ) as stack,
     ):
-        payment_id = create_and_complete_payment(stack.api_url, stack.demo)
+        payment_id = pay(stack)
         # Spans leave each process in batches: poll the collector until the trace is whole.
         deadline = time.monotonic() + 30
         while True:
@@ -124,6 +105,17 @@ def test_one_payment_is_one_trace_across_the_four_services(
             time.sleep(0.5)
 
     assert {span.service for span in trace} == EXPECTED_SERVICES
+    # The log lines about the payment carry its trace id, in every process that handled it
+    # (the test's later GETs of the payment are requests of their own, with their own traces).
+    for service, event in (
+        ("api", "payment.status_changed"),
+        ("processor", "processor.workflow_started"),
+        ("worker", "payment.status_changed"),
+    ):
+        lines = [json.loads(line) for line in stack.lines_from(service)]
+        about = [x for x in lines if x.get("payment_id") == payment_id and x["event"] == event]
+        assert about, f"{service} logged no {event} for the payment"
+        assert {line.get("trace_id") for line in about} == {trace_id}, (service, about)
     # Nothing in the trace names a raw id in a span name, or carries a secret.
     for span in trace:
         assert payment_id not in span.name
