@@ -5,10 +5,11 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from payments_core.errors import InvalidRequest
+from payments_core.schemas import is_valid_unicode
 
 T = TypeVar("T")
 
@@ -31,10 +32,12 @@ class Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
             created_at, item_id = json.loads(base64.urlsafe_b64decode(padded))
-            if not isinstance(item_id, str) or len(item_id) > 64:
+            if not isinstance(item_id, str) or not _storable_id(item_id):
                 raise ValueError("cursor id")
-            return cls(datetime.fromisoformat(created_at), item_id)
-        except (ValueError, TypeError, AttributeError, binascii.Error):
+            moment = datetime.fromisoformat(created_at)
+            moment.astimezone(UTC)  # OverflowError when the offset takes it out of range
+            return cls(moment, item_id)
+        except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error):
             raise invalid_cursor() from None
 
     def id_for(self, column_is_uuid: bool) -> uuid.UUID | str:
@@ -45,6 +48,11 @@ class Cursor:
             return uuid.UUID(self.id)
         except ValueError:
             raise invalid_cursor() from None
+
+
+def _storable_id(item_id: str) -> bool:
+    """What the listed id column can be compared with: short, no NUL, valid Unicode."""
+    return len(item_id) <= 64 and "\x00" not in item_id and is_valid_unicode(item_id)
 
 
 def invalid_cursor() -> InvalidRequest:

@@ -22,21 +22,43 @@ class RequestModel(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul_characters(cls, value: Any) -> Any:
-        # PostgreSQL text cannot hold NUL: refuse it here as bad input, not later as a 500.
+    def _storable_text(cls, value: Any) -> Any:
+        # PostgreSQL text and jsonb hold neither NUL nor a lone UTF-16 surrogate (JSON allows
+        # `"\ud800"`; UTF-8 cannot encode it): refuse both here as bad input, not later as a
+        # 500. Pydantic refuses surrogates in plain string fields, not inside free-form objects.
         if _contains_nul(value):
             raise ValueError("text must not contain NUL characters")
+        if _contains_surrogate(value):
+            raise ValueError("text must be valid Unicode (no unpaired surrogates)")
         return value
 
 
-def _contains_nul(value: Any) -> bool:
+def _strings_in(value: Any) -> list[str]:
     if isinstance(value, str):
-        return "\x00" in value
+        return [value]
     if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+        return [
+            text for key, item in value.items() for text in (*_strings_in(key), *_strings_in(item))
+        ]
     if isinstance(value, list | tuple):
-        return any(_contains_nul(item) for item in value)
-    return False
+        return [text for item in value for text in _strings_in(item)]
+    return []
+
+
+def _contains_nul(value: Any) -> bool:
+    return any("\x00" in text for text in _strings_in(value))
+
+
+def is_valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _contains_surrogate(value: Any) -> bool:
+    return not all(is_valid_unicode(text) for text in _strings_in(value))
 
 
 class ResponseModel(BaseModel):

@@ -14,6 +14,7 @@ from payments_api.edge import EdgeMiddleware
 from payments_api.errors import index_path_methods, install_error_handlers
 from payments_api.metrics import METRICS_PATH, HttpMetricsMiddleware, route_templates
 from payments_api.metrics import router as metrics_router
+from payments_api.openapi import install_openapi
 from payments_api.routes import (
     events,
     health,
@@ -82,6 +83,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.path_methods = index_path_methods(PREFIX, routers)
     app.include_router(metrics_router)  # where the chart's ServiceMonitor scrapes, outside /api/v1
     _install_docs(app)
+    install_openapi(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

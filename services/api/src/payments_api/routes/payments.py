@@ -1,11 +1,11 @@
 """Payments of the calling merchant."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Query, Request
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 from starlette.responses import JSONResponse
 
 from payments_api.deps import CurrentMerchant, PageDep, SessionDep, StateDep, parse_id
@@ -26,7 +26,18 @@ def _iso_8601_only(value: object) -> object:
     return value
 
 
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+def _representable_in_utc(value: datetime) -> datetime:
+    """`0001-01-01T00:00+14:00` parses, but is before year 1 in UTC: the database cannot take it."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a date-time between the years 1 and 9999 in UTC") from None
+    return value
+
+
+IsoDateTime = Annotated[
+    datetime, BeforeValidator(_iso_8601_only), AfterValidator(_representable_in_utc)
+]
 
 
 @router.post(
