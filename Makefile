@@ -30,7 +30,7 @@ HELM = $(if $(wildcard .tools/bin/helm),$(CURDIR)/.tools/bin/helm,helm)
 KUBERNETES_VERSION := 1.33.0
 ADDONS_FLAGS = $(if $(filter 1 true yes,$(KUBE_PROMETHEUS_STACK)),--kube-prometheus-stack)
 
-.PHONY: install up observe test lint format migrate bench tools kind-up kind-down chart-lint chart-test
+.PHONY: install up observe test lint format migrate bench fuzz chaos tools kind-up kind-down chart-lint chart-test
 
 install:
 	@if ! command -v uv >/dev/null 2>&1; then \
@@ -52,6 +52,12 @@ observe: install tools
 
 test: install tools
 	uv run pytest $(ARGS)
+
+# The OpenAPI fuzzing of `make test` with many more examples per operation (FUZZ_EXAMPLES), and
+# another seed with FUZZ_SEED=<n>; several minutes.
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) uv run pytest -q tests/api/test_fuzz_openapi.py $(ARGS)
 
 # helm, kubectl and promtool for the chart tests (pinned; see the script). Not fatal here: without
 # them those tests skip and say why; CI runs the script on its own and fails if it cannot.
