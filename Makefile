@@ -30,7 +30,7 @@ HELM = $(if $(wildcard .tools/bin/helm),$(CURDIR)/.tools/bin/helm,helm)
 KUBERNETES_VERSION := 1.33.0
 ADDONS_FLAGS = $(if $(filter 1 true yes,$(KUBE_PROMETHEUS_STACK)),--kube-prometheus-stack)
 
-.PHONY: install up observe test lint format migrate bench fuzz chaos tools kind-up kind-down chart-lint chart-test
+.PHONY: install up observe test lint format migrate bench fuzz tools kind-up kind-down chart-lint chart-test
 
 install:
 	@if ! command -v uv >/dev/null 2>&1; then \
