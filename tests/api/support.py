@@ -81,8 +81,9 @@ def assert_error(
     return body
 
 
-def wait_until_serving(base_url: str, timeout: float = 30.0) -> None:
-    """Block until an API process started by a test answers its health check."""
+def wait_until_serving(base_url: str, timeout: float = 90.0) -> None:
+    """Block until an API process started by a test answers its health check (generous: two
+    processes starting at once on a loaded 2-core machine have taken over 30 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
