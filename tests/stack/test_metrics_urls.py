@@ -36,6 +36,15 @@ EXPECTED = {
 }
 
 
+# Gauges only one process sets: elsewhere they would read a false 0.
+ONLY_IN = {
+    "payments_outbox_unpublished_rows": "api",
+    "payments_outbox_oldest_unpublished_age_seconds": "api",
+    "payments_http_requests_in_flight": "api",
+    "payments_webhook_attempts_in_flight": "webhooks",
+}
+
+
 def missing_metrics(urls: dict[str, str]) -> dict[str, list[str]]:
     missing = {}
     for service, wanted in EXPECTED.items():
@@ -53,6 +62,10 @@ def test_each_metrics_url_serves_the_platform_metrics(paid_stack: PaidStack) -> 
     while missing := missing_metrics(paid_stack.stack.metrics_urls):
         assert time.monotonic() < deadline, f"not exported: {missing}"
         time.sleep(0.5)
+    for service, url in paid_stack.stack.metrics_urls.items():
+        text = httpx.get(url, timeout=5).text
+        exported = {name for name, owner in ONLY_IN.items() if f"\n{name} " in text}
+        assert exported == {name for name, owner in ONLY_IN.items() if owner == service}, service
 
 
 @pytest.mark.slow

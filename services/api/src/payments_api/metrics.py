@@ -20,6 +20,7 @@ from payments_api.deps import StateDep
 from payments_core.db.session import transaction
 from payments_core.outbox import repository as outbox
 from payments_core.telemetry.metrics import (
+    API_ONLY,
     HTTP_REQUEST_DURATION,
     HTTP_REQUESTS_IN_FLIGHT,
     OTHER,
@@ -27,6 +28,7 @@ from payments_core.telemetry.metrics import (
     OUTBOX_OLDEST_AGE,
     UNMATCHED_ROUTE,
     exposition,
+    register_once,
 )
 
 Scope = MutableMapping[str, Any]
@@ -36,6 +38,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = structlog.get_logger()
+
+register_once(*API_ONLY)
 
 METRICS_PATH = "/metrics"
 BACKLOG_QUERY_TIMEOUT_SECONDS = 2.0

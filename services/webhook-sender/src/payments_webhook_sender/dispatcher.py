@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from payments_core.db.session import transaction
 from payments_core.events.envelope import envelope_json
 from payments_core.settings import WebhookSenderSettings
-from payments_core.telemetry.metrics import WEBHOOK_ATTEMPTS_IN_FLIGHT, WEBHOOK_DELIVERIES_ENDED
+from payments_core.telemetry.metrics import (
+    WEBHOOK_ATTEMPTS_IN_FLIGHT,
+    WEBHOOK_DELIVERIES_ENDED,
+    WEBHOOK_SENDER_ONLY,
+    register_once,
+)
 from payments_core.webhooks.attempt import attempt_delivery
 from payments_core.webhooks.attempt_span import attempt_span, record_result
 from payments_core.webhooks.deliveries import (
@@ -32,6 +37,8 @@ from payments_core.webhooks.endpoints import live_secrets
 from payments_core.webhooks.secret_box import SecretBox
 
 log = structlog.get_logger("payments_webhook_sender")
+
+register_once(*WEBHOOK_SENDER_ONLY)
 
 # A claim lasts past the attempt's timeout; if the sender dies, the delivery is due again then.
 LEASE_MARGIN_SECONDS = 30.0

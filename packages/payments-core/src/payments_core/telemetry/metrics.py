@@ -4,13 +4,17 @@ Names start with `payments_`; counters end in `_total`, durations are `_seconds`
 Labels are low-cardinality by design: route templates, methods, status codes, payment statuses,
 currencies, reason codes, operations, outcomes, queue names. Never an id, a URL or free text:
 each label value below is either an enum of this code base or passed through `code_label`.
-Each process exposes only what it itself counted; Prometheus sums across pods.
+Each process exposes only what it itself counted; Prometheus sums across pods. The gauges only
+one process sets (API_ONLY, WEBHOOK_SENDER_ONLY) are kept out of the default registry until that
+process registers them: elsewhere they would read 0, which is a false statement, not "unknown".
 """
 
 import re
+from contextlib import suppress
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 # Request, gateway and webhook calls: milliseconds to the 10 s webhook timeout and beyond.
 CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -29,7 +33,9 @@ HTTP_REQUEST_DURATION = Histogram(
     ["route", "method", "status"],
     buckets=CALL_BUCKETS,
 )
-HTTP_REQUESTS_IN_FLIGHT = Gauge("payments_http_requests_in_flight", "API requests being served.")
+HTTP_REQUESTS_IN_FLIGHT = Gauge(
+    "payments_http_requests_in_flight", "API requests being served.", registry=None
+)
 
 # -- Payments and refunds -----------------------------------------------------------------------
 PAYMENT_TRANSITIONS = Counter(
@@ -53,10 +59,12 @@ REFUND_TRANSITIONS = Counter(
 OUTBOX_BACKLOG = Gauge(
     "payments_outbox_unpublished_rows",
     "Outbox rows not yet published to SNS (the same value from every API pod: use max).",
+    registry=None,
 )
 OUTBOX_OLDEST_AGE = Gauge(
     "payments_outbox_oldest_unpublished_age_seconds",
     "Age of the oldest unpublished outbox row, 0 when none (same from every API pod: use max).",
+    registry=None,
 )
 OUTBOX_PUBLISHED = Counter(
     "payments_outbox_published_total",
@@ -115,7 +123,9 @@ WEBHOOK_DELIVERIES_ENDED = Counter(
     ["status"],
 )
 WEBHOOK_ATTEMPTS_IN_FLIGHT = Gauge(
-    "payments_webhook_attempts_in_flight", "Webhook attempts this sender is running now."
+    "payments_webhook_attempts_in_flight",
+    "Webhook attempts this sender is running now.",
+    registry=None,
 )
 
 # -- Gateway ------------------------------------------------------------------------------------
@@ -126,6 +136,17 @@ GATEWAY_CALL_DURATION = Histogram(
     ["gateway", "operation", "outcome"],
     buckets=CALL_BUCKETS,
 )
+
+
+API_ONLY = (HTTP_REQUESTS_IN_FLIGHT, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE)
+WEBHOOK_SENDER_ONLY = (WEBHOOK_ATTEMPTS_IN_FLIGHT,)
+
+
+def register_once(*collectors: Collector) -> None:
+    """Add collectors to the default registry; a second call (tests build many apps) is a no-op."""
+    for collector in collectors:
+        with suppress(ValueError):  # already registered
+            REGISTRY.register(collector)
 
 
 def code_label(value: str | None) -> str:
