@@ -24,7 +24,6 @@ async def create(
     request: PaymentCreate,
     *,
     supported_currencies: Collection[str],
-    traceparent: str | None = None,
 ) -> Payment:
     currency = (request.currency or DEFAULT_CURRENCY).upper()
     if currency not in supported_currencies:
@@ -67,7 +66,7 @@ async def create(
     event = Event.new(
         EventType.PAYMENT_INITIATED, merchant_id, {"payment": PaymentOut.of(payment).to_json()}
     )
-    add_event(session, event, traceparent=traceparent)
+    add_event(session, event)
     count_payment(session, payment)
     return payment
 
