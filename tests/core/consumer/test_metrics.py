@@ -4,6 +4,7 @@ from prometheus_client import REGISTRY
 
 from payments_core.consumer.batch import handle_batch
 from payments_core.consumer.errors import PoisonMessage
+from payments_core.consumer.lambda_entry import process_event, source_queue
 from payments_core.consumer.queues import queue_label
 from payments_core.consumer.records import SqsRecord
 from tests.core.consumer.support import lambda_record
@@ -56,3 +57,20 @@ def test_queue_labels_are_names_never_urls() -> None:
     url = "https://sqs.us-east-1.amazonaws.com/123456789012/payment-webhook-queue"
     assert queue_label(url) == "payment-webhook-queue"
     assert queue_label("payment-processing-queue") == "payment-processing-queue"
+
+
+async def test_a_lambda_batch_is_counted_under_its_source_queue() -> None:
+    labels = {"queue": "payment-processing-queue", "outcome": "handled"}
+
+    def handled() -> float:
+        return REGISTRY.get_sample_value("payments_consumer_messages_total", labels) or 0.0
+
+    before = handled()
+
+    async def succeed(_: SqsRecord) -> None:
+        return None
+
+    event = {"Records": [lambda_record("lambda-queue-1", "{}")]}
+    await process_event(event, succeed, concurrency=1)
+    assert handled() == before + 1
+    assert source_queue({"Records": []}) == "unknown"

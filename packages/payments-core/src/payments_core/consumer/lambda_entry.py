@@ -19,6 +19,8 @@ from payments_core.consumer.records import SqsRecord
 
 log = structlog.get_logger("payments_core.consumer")
 
+UNKNOWN_QUEUE = "unknown"
+
 
 class BatchItemFailure(TypedDict):
     itemIdentifier: str
@@ -33,6 +35,16 @@ def event_records(event: Mapping[str, Any]) -> list[SqsRecord]:
     return [SqsRecord.from_lambda(record) for record in event.get("Records") or []]
 
 
+def source_queue(event: Mapping[str, Any]) -> str:
+    """The queue's name from the records' `eventSourceARN` (arn:aws:sqs:region:account:name):
+    one event source mapping, one queue. It labels the metrics and names the spans."""
+    for record in event.get("Records") or []:
+        arn = record.get("eventSourceARN") if isinstance(record, Mapping) else None
+        if isinstance(arn, str) and arn.count(":") >= 5:
+            return arn.rsplit(":", 1)[1] or UNKNOWN_QUEUE
+    return UNKNOWN_QUEUE
+
+
 def batch_response(outcome: BatchOutcome) -> BatchResponse:
     return {"batchItemFailures": [{"itemIdentifier": item} for item in outcome.failed]}
 
@@ -40,7 +52,9 @@ def batch_response(outcome: BatchOutcome) -> BatchResponse:
 async def process_event(
     event: Mapping[str, Any], handle_one: RecordHandler, *, concurrency: int
 ) -> BatchResponse:
-    outcome = await handle_batch(event_records(event), handle_one, concurrency=concurrency)
+    outcome = await handle_batch(
+        event_records(event), handle_one, concurrency=concurrency, queue=source_queue(event)
+    )
     log.info(
         "consumer.lambda_batch",
         succeeded=len(outcome.succeeded),
