@@ -107,6 +107,8 @@ class ManagedProcess:
         spec: ServiceSpec,
         writer: OutputWriter,
         on_exit: Callable[[ManagedProcess], None] | None = None,
+        *,
+        append_log: bool = False,
     ) -> None:
         self.spec = spec
         self._writer = writer
@@ -115,8 +117,9 @@ class ManagedProcess:
         log: IO[str] | None = None
         if spec.log_file is not None:
             spec.log_file.parent.mkdir(parents=True, exist_ok=True)
-            # One run per file: the path we print on failure then shows only this run.
-            log = spec.log_file.open("w", encoding="utf-8")
+            # One run per file: the path we print on failure then shows only this run. A child
+            # restarted in its predecessor's place (append_log) continues that run's file.
+            log = spec.log_file.open("a" if append_log else "w", encoding="utf-8")
         self._log = log
         try:
             self.popen = subprocess.Popen(  # noqa: S603 - argv comes from our own specs
@@ -177,7 +180,10 @@ class ManagedProcess:
                 self._writer.line(self.name, f"did not stop within {timeout:.0f}s; killing it")
                 self._signal_group(signal.SIGKILL)
                 self.popen.wait()
-        # Let the pump drain the last lines (the shutdown messages) before we return.
+        self.join_output()
+
+    def join_output(self) -> None:
+        """Let the pump drain the last lines (the shutdown messages) of an exited child."""
         self._pump.join(timeout=2)
 
     def kill(self) -> None:
@@ -233,10 +239,37 @@ class Supervisor:
     processes: list[ManagedProcess] = field(default_factory=list)
     _exits: queue.Queue[ManagedProcess] = field(default_factory=queue.Queue)
 
-    def start(self, spec: ServiceSpec) -> ManagedProcess:
-        process = ManagedProcess(spec, self.writer, on_exit=self._exited)
-        self.processes.append(process)
+    def start(
+        self, spec: ServiceSpec, *, replacing: ManagedProcess | None = None
+    ) -> ManagedProcess:
+        """Start a child; `replacing` a stopped one takes its place in the stop order."""
+        process = ManagedProcess(
+            spec, self.writer, on_exit=self._exited, append_log=replacing is not None
+        )
+        if replacing is not None and replacing in self.processes:
+            self.processes[self.processes.index(replacing)] = process
+        else:
+            self.processes.append(process)
         return process
+
+    def kill(self, process: ManagedProcess) -> None:
+        """SIGKILL one child's whole group and wait for it (fault injection); its death is
+        expected, so it is not reported as an unexpected exit."""
+        process.stopping = True
+        process.kill()
+        process.popen.wait()
+        process.join_output()
+
+    def restart(
+        self, process: ManagedProcess, spec: ServiceSpec | None = None, *, kill: bool = False
+    ) -> ManagedProcess:
+        """Stop (or SIGKILL) one child and start it again in its place, with `spec` if given
+        (another log file, say)."""
+        if kill:
+            self.kill(process)
+        else:
+            process.stop()
+        return self.start(spec or process.spec, replacing=process)
 
     def _exited(self, process: ManagedProcess) -> None:
         if not process.stopping:
@@ -249,6 +282,13 @@ class Supervisor:
                 return self._exits.get(timeout=poll_seconds)
             except queue.Empty:
                 continue
+
+    def unexpected_exit(self) -> ManagedProcess | None:
+        """A child that exited without being asked to since the last call, if any (no wait)."""
+        try:
+            return self._exits.get_nowait()
+        except queue.Empty:
+            return None
 
     def describe_exit(self, process: ManagedProcess) -> str:
         where = f" (log: {process.spec.log_file})" if process.spec.log_file else ""

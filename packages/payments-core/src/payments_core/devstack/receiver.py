@@ -4,7 +4,9 @@
 verifies every request with `standardwebhooks`, the specification's reference library (a dev
 dependency, as this module only runs under `make up`), using the demo endpoint's secret from the
 seed's state file, read again on each request. It answers 204, or 400 when the request does not
-verify, and never prints the secret.
+verify, and never prints the secret. With `--record FILE` it also appends one JSON line per
+webhook it accepted (its `webhook-id`, the event's id, type and payment) before answering, so a
+test can tell exactly what a merchant received (`make chaos` does).
 """
 
 from __future__ import annotations
@@ -34,10 +36,20 @@ _output_lock = threading.Lock()
 class WebhookReceiver(InfrastructureServer):
     """The receiver as a child process of `make up` (or of a test)."""
 
-    def __init__(self, port: int, state_file: Path) -> None:
+    def __init__(
+        self,
+        port: int,
+        state_file: Path,
+        *,
+        record_file: Path | None = None,
+        log_file: Path | None = None,
+    ) -> None:
         super().__init__()
         self.port = port
         self.state_file = state_file
+        self.record_file = record_file
+        # None prints its lines with the other services' (make up); a file keeps them quiet.
+        self.log_file = log_file
 
     @property
     def url(self) -> str:
@@ -45,7 +57,12 @@ class WebhookReceiver(InfrastructureServer):
 
     def _spec(self) -> ServiceSpec:
         argv = [sys.executable, "-m", MODULE, "--port", str(self.port)]
-        return ServiceSpec(name="receiver", argv=[*argv, "--state-file", str(self.state_file)])
+        argv += ["--state-file", str(self.state_file)]
+        if self.record_file is not None:
+            argv += ["--record", str(self.record_file)]
+        return ServiceSpec(
+            name="receiver", argv=argv, log_file=self.log_file, echo=self.log_file is None
+        )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         ready = functools.partial(port_accepts_connections, self.port)
@@ -95,6 +112,35 @@ def _object_words(obj: dict[str, Any]) -> list[str]:
     return words
 
 
+def accepted_record(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+    """What `--record` keeps of a verified webhook: its webhook-id and what the event says."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    event: dict[str, Any] = json.loads(body)
+    data: Any = event.get("data") if isinstance(event.get("data"), dict) else {}
+    payment: Any = data.get("payment") if isinstance(data.get("payment"), dict) else {}
+    return {
+        "webhookId": lowered.get("webhook-id"),
+        "eventId": event.get("id"),
+        "type": event.get("type"),
+        "paymentId": payment.get("id"),
+        "paymentStatus": payment.get("status"),
+    }
+
+
+class Recorder:
+    """Appends one JSON line per accepted webhook, flushed before the answer goes out."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def record(self, entry: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._file.write(json.dumps(entry) + "\n")
+            self._file.flush()
+
+
 def read_secret(state_file: Path) -> str | None:
     try:
         state = json.loads(state_file.read_text(encoding="utf-8"))
@@ -112,6 +158,7 @@ def _say(line: str) -> None:
 
 class _Handler(BaseHTTPRequestHandler):
     state_file: Path
+    recorder: Recorder | None = None
     server_version = "devstack-webhook-receiver"
 
     def do_POST(self) -> None:
@@ -119,7 +166,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404)
             return
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        status, line = receive(body, dict(self.headers.items()), read_secret(self.state_file))
+        headers = dict(self.headers.items())
+        status, line = receive(body, headers, read_secret(self.state_file))
+        if status == 204 and self.recorder is not None:
+            self.recorder.record(accepted_record(body, headers))
         _say(line)
         self._answer(status)
 
@@ -148,10 +198,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=Path(os.environ.get("WEBHOOK_RECEIVER_STATE_FILE") or ".data/demo.json"),
         help="the seed's state file, holding the demo endpoint's webhook_secret",
     )
+    parser.add_argument(
+        "--record", type=Path, default=None, help="append each accepted webhook to this file"
+    )
     args = parser.parse_args(argv)
 
     class Handler(_Handler):
         state_file = args.state_file
+        recorder = Recorder(args.record) if args.record is not None else None
 
     signal.signal(signal.SIGTERM, _stop)
     with ThreadingHTTPServer(("127.0.0.1", args.port), Handler) as server:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
@@ -25,7 +26,7 @@ class InfrastructureServer(ABC):
         self._prepare()
         spec = self._spec()
         if supervisor is not None:
-            self._process = supervisor.start(spec)
+            self._process = supervisor.start(spec, replacing=self._process)
         else:
             self._process = ManagedProcess(spec, OutputWriter())
         return self._process
@@ -38,6 +39,24 @@ class InfrastructureServer(ABC):
         if self._process is not None:
             self._process.stop()
             self._process = None
+
+    def restart(
+        self, supervisor: Supervisor | None = None, *, kill: bool = False, down_seconds: float = 0
+    ) -> None:
+        """Stop the server (SIGKILL with `kill`: a crash), keep it down for `down_seconds`, start
+        it again on the same data and port, in the same place of the supervisor's stop order,
+        and wait until it answers."""
+        if self._process is not None:
+            if kill and supervisor is not None:
+                supervisor.kill(self._process)
+            elif kill:
+                self._process.kill()
+                self._process.popen.wait()
+            else:
+                self._process.stop()
+        time.sleep(down_seconds)
+        self.spawn(supervisor)
+        self.wait_ready()
 
     def __enter__(self) -> Self:
         return self.start()

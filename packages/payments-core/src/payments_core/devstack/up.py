@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from payments_core.devstack.errors import DevstackError
 from payments_core.devstack.moto_server import MotoServer
 from payments_core.devstack.postgres import EmbeddedPostgres
 from payments_core.devstack.processes import (
+    ManagedProcess,
     StopRequested,
     StopSignals,
     Supervisor,
@@ -59,16 +60,51 @@ class Demo:
     webhook_endpoint_id: str
 
 
+@dataclass(frozen=True)
+class StackOptions:
+    """Where a stack keeps its state, and where its services' output goes.
+
+    `make up` keeps `.data/` in the repository and prints every service's lines; `make chaos`
+    runs in a scratch directory, sends each service's lines to `<service_logs>/<name>.log`, and
+    has the receiver record every webhook it accepts.
+    """
+
+    data_dir: Path
+    service_logs: Path | None = None
+    receiver_record: Path | None = None
+
+
+@dataclass
+class RunningStack:
+    """Handles on everything `start_stack` launched, for whoever drives it afterwards."""
+
+    ports: Ports
+    database_url: str
+    service_env: dict[str, str]
+    moto: MotoServer
+    temporal: TemporalDevServer
+    receiver: WebhookReceiver
+    postgres: EmbeddedPostgres | None
+    purger: QueuePurger
+    demo: Demo | None
+    logs: Path
+    services: dict[str, ManagedProcess] = field(default_factory=dict)
+
+
 class Progress:
     """One line per step, with the time since `make up` started."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Supervisor, name: str = "devstack") -> None:
         self._supervisor = supervisor
+        self._name = name
         self._started = time.monotonic()
 
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
     def __call__(self, message: str) -> None:
-        elapsed = time.monotonic() - self._started
-        self._supervisor.writer.line("devstack", f"[{elapsed:5.1f}s] {message}")
+        self._supervisor.writer.line(self._name, f"[{self.elapsed:5.1f}s] {message}")
 
 
 def up(repo: Path, env: Mapping[str, str]) -> int:
@@ -77,7 +113,23 @@ def up(repo: Path, env: Mapping[str, str]) -> int:
     StopSignals(on_repeat=lambda: _kill_everything(supervisor, progress)).install()
     purger: QueuePurger | None = None
     try:
-        purger = _start_stack(repo, env, supervisor, progress)
+        stack = start_stack(repo, env, supervisor, progress, StackOptions(repo / ".data"))
+        purger = stack.purger
+        health = {
+            service.name: health_port
+            for service in APP_SERVICES
+            if service.name in stack.services and (health_port := service.health_port(env))
+        }
+        summary = _summary(
+            stack.ports,
+            stack.database_url,
+            stack.service_env["ADMIN_API_TOKEN"],
+            stack.demo,
+            stack.logs,
+            health,
+            stack.receiver.url,
+        )
+        supervisor.writer.block("devstack", ["", *summary])
         exited = supervisor.wait_for_unexpected_exit()
         progress(f"error: {supervisor.describe_exit(exited)}; stopping everything")
         return 1
@@ -99,10 +151,16 @@ def _kill_everything(supervisor: Supervisor, progress: Progress) -> None:
     supervisor.kill_all()
 
 
-def _start_stack(
-    repo: Path, env: Mapping[str, str], supervisor: Supervisor, progress: Progress
-) -> QueuePurger:
-    data = repo / ".data"
+def start_stack(
+    repo: Path,
+    env: Mapping[str, str],
+    supervisor: Supervisor,
+    progress: Progress,
+    options: StackOptions,
+) -> RunningStack:
+    """Start everything, each piece as soon as what it needs is up; raise DevstackError with
+    one line naming whatever fails."""
+    data = options.data_dir
     logs = data / "logs"
     ports = Ports.from_env(env)
     external_database_url = env.get("DATABASE_URL") or None
@@ -139,7 +197,12 @@ def _start_stack(
     temporal.spawn(supervisor)
     # It reads the demo endpoint's secret from the state file on each request, so it can start
     # before the seed writes it.
-    receiver = WebhookReceiver(ports.webhook_receiver.number, data / "demo.json")
+    receiver = WebhookReceiver(
+        ports.webhook_receiver.number,
+        data / "demo.json",
+        record_file=options.receiver_record,
+        log_file=options.service_logs / "receiver.log" if options.service_logs else None,
+    )
     receiver.spawn(supervisor)
     postgres: EmbeddedPostgres | None = None
     if external_database_url is None:
@@ -186,8 +249,12 @@ def _start_stack(
     temporal.wait_ready()
     progress(f"temporal ready: {temporal.address}, UI http://127.0.0.1:{ports.temporal_ui.number}")
 
+    started: dict[str, ManagedProcess] = {}
     for service in services:
-        process = supervisor.start(service.spec(service_env, repo))
+        spec = service.spec(service_env, repo)
+        if options.service_logs is not None:
+            spec = replace(spec, log_file=options.service_logs / f"{service.name}.log", echo=False)
+        process = started[service.name] = supervisor.start(spec)
         ready_port = (
             int(service_env[service.port_env]) if service.port_env else service.health_port(env)
         )
@@ -203,16 +270,19 @@ def _start_stack(
     if missing:
         progress("not written yet, not started: " + ", ".join(missing))
 
-    health = {
-        service.name: health_port
-        for service in services
-        if (health_port := service.health_port(env))
-    }
-    summary = _summary(
-        ports, database_url, service_env["ADMIN_API_TOKEN"], demo, logs, health, receiver.url
+    return RunningStack(
+        ports=ports,
+        database_url=database_url,
+        service_env=service_env,
+        moto=moto,
+        temporal=temporal,
+        receiver=receiver,
+        postgres=postgres,
+        purger=purger,
+        demo=demo,
+        logs=logs,
+        services=started,
     )
-    supervisor.writer.block("devstack", ["", *summary])
-    return purger
 
 
 def _migrate(database_url: str) -> None:
