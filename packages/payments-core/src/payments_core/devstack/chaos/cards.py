@@ -1,0 +1,41 @@
+"""The sandbox test cards (CONTRACT.md §1) and the final state each one must reach."""
+
+import random
+from dataclasses import dataclass
+
+from payments_core.gateway.test_cards import TEST_CARDS, CardBehaviour
+
+
+@dataclass(frozen=True)
+class Expected:
+    status: str
+    failure_reason: str | None = None
+
+
+EXPECTED: dict[CardBehaviour, Expected] = {
+    CardBehaviour.SUCCEED: Expected("completed"),
+    CardBehaviour.DECLINE: Expected("failed", "card_declined"),
+    CardBehaviour.INSUFFICIENT_FUNDS: Expected("failed", "insufficient_funds"),
+    CardBehaviour.TRANSIENT_THEN_SUCCEED: Expected("completed"),
+    CardBehaviour.CAPTURE_FAILS: Expected("failed", "capture_failed"),
+    CardBehaviour.TIMEOUT: Expected("failed", "gateway_timeout"),
+}
+
+SCENARIOS: tuple[CardBehaviour, ...] = tuple(EXPECTED)
+
+
+def cards_of(behaviour: CardBehaviour) -> list[str]:
+    return [number for number, plays in TEST_CARDS.items() if plays is behaviour]
+
+
+def pick_card(rng: random.Random) -> str:
+    """A scenario first, uniformly, then one of its cards: each outcome gets its share."""
+    return rng.choice(cards_of(rng.choice(SCENARIOS)))
+
+
+def expected_for(card: str) -> Expected:
+    return EXPECTED[TEST_CARDS[card]]
+
+
+def scenario_of(card: str) -> str:
+    return TEST_CARDS[card].value
