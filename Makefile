@@ -30,7 +30,7 @@ HELM = $(if $(wildcard .tools/bin/helm),$(CURDIR)/.tools/bin/helm,helm)
 KUBERNETES_VERSION := 1.33.0
 ADDONS_FLAGS = $(if $(filter 1 true yes,$(KUBE_PROMETHEUS_STACK)),--kube-prometheus-stack)
 
-.PHONY: install up observe test lint format migrate bench fuzz tools kind-up kind-down chart-lint chart-test
+.PHONY: install up observe test lint format migrate bench fuzz chaos tools kind-up kind-down chart-lint chart-test
 
 install:
 	@if ! command -v uv >/dev/null 2>&1; then \
@@ -79,6 +79,12 @@ migrate: install
 # Throughput figures, each printed as a ratio of a baseline measured in the same run.
 bench: install
 	uv run python scripts/bench_webhooks.py $(ARGS)
+
+# 300 payments with random test cards while services are SIGKILLed and restarted, Temporal and
+# PostgreSQL restarted and the webhook receiver flaps; then the invariants, from the database and
+# the sandbox ledger. Non-zero exit on any violation. ARGS="--reduced" is the run `make test` does.
+chaos: install
+	uv run python -m payments_core.devstack.chaos $(ARGS)
 
 # A local cluster like production: kind, KEDA and kube-prometheus-stack, then
 # `skaffold dev` builds the images and deploys k8s/dev and the chart. Needs a container engine.

@@ -1,0 +1,36 @@
+"""The reduced chaos run (`make chaos ARGS=--reduced`): 50 payments, each fault once, no
+violation. It runs as its own process, like `make chaos`, with its own stack on free ports."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_reduced_chaos_run_breaks_no_invariant() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "payments_core.devstack.chaos", "--reduced"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert "violations: 0" in output, output[-6000:]
+    assert run.returncode == 0, output[-6000:]
+    # Every fault was injected and recovered from.
+    for fault in (
+        "SIGKILL api",
+        "SIGKILL processor",
+        "SIGKILL worker",
+        "SIGKILL webhooks",
+        "restart Temporal",
+        "restart PostgreSQL",
+        "receiver down",
+    ):
+        assert f"fault: {fault}" in output and "recovered in" in output, fault

@@ -1,0 +1,191 @@
+"""The chaos checks themselves: each one catches what it is there to catch (a checker that
+always answers zero would prove nothing)."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from payments_core.devstack.chaos.invariants import Evidence, Findings, check
+from payments_core.devstack.chaos.load import CreatedPayment, LoadResult
+from payments_core.devstack.chaos.observe import DeadLetter
+
+GOOD_CARD = "4242424242424242"
+CAPTURE_FAILS_CARD = "4000000000000259"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def payment(pid: str, status: str, reason: str | None = None, took: float = 5) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "status": status,
+        "failure_reason": reason,
+        "created_at": T0,
+        "ended_at": T0 + timedelta(seconds=took),
+    }
+
+
+def entry(
+    pid: str | None, operation: str, outcome: str = "approved", **more: Any
+) -> dict[str, Any]:
+    return {
+        "payment_id": pid,
+        "operation": operation,
+        "outcome": outcome,
+        "reference": more.get("reference"),
+        "parent_reference": more.get("parent"),
+        "idempotency_key": more.get("key", f"{pid}-{operation}"),
+        "decline_code": None,
+    }
+
+
+def completed_ledger(pid: str) -> list[dict[str, Any]]:
+    return [
+        entry(pid, "authorize", reference=f"auth-{pid}"),
+        entry(pid, "capture", reference=f"cap-{pid}", parent=f"auth-{pid}"),
+    ]
+
+
+def failed_capture_ledger(pid: str) -> list[dict[str, Any]]:
+    return [
+        entry(pid, "authorize", reference=f"auth-{pid}"),
+        entry(pid, "capture", "failed", parent=f"auth-{pid}"),
+        entry(pid, "void", reference=f"void-{pid}", parent=f"auth-{pid}"),
+    ]
+
+
+def event(eid: str, pid: str, status: str) -> dict[str, Any]:
+    return {
+        "id": eid,
+        "event_type": f"payment.{status}",
+        "published": True,
+        "payment_id": pid,
+        "payment_status": status,
+    }
+
+
+def received(eid: str, status: str, webhook_id: str | None = None) -> dict[str, Any]:
+    return {"webhookId": webhook_id or eid, "eventId": eid, "paymentStatus": status}
+
+
+def clean_evidence(**changes: Any) -> Evidence:
+    fields: dict[str, Any] = {
+        "load": LoadResult(
+            created=[
+                CreatedPayment(0, "p1", GOOD_CARD, 1),
+                CreatedPayment(1, "p2", CAPTURE_FAILS_CARD, 3),
+            ]
+        ),
+        "payments": {
+            "p1": payment("p1", "completed"),
+            "p2": payment("p2", "failed", "capture_failed"),
+        },
+        "ledger": completed_ledger("p1") + failed_capture_ledger("p2"),
+        "events": {"e1": event("e1", "p1", "completed"), "e2": event("e2", "p2", "failed")},
+        "deliveries": {"succeeded": 2},
+        "received": [
+            received("e1", "completed"),
+            received("e2", "failed"),
+            received("e2", "failed"),
+        ],
+        "dead_letters": [],
+        "crashes": [],
+    }
+    fields.update(changes)
+    return Evidence(**fields)
+
+
+def checked(evidence: Evidence) -> Findings:
+    return check(evidence, planned=2, bound=timedelta(seconds=120))
+
+
+def broken(findings: Findings) -> dict[str, list[str]]:
+    return {rule.name: rule.violations for rule in findings.invariants if rule.violations}
+
+
+def test_a_clean_run_has_no_violation_and_a_repeated_webhook_is_fine() -> None:
+    findings = checked(clean_evidence())
+    assert broken(findings) == {}
+    assert any("1 received more than once" in note for note in findings.notes)
+
+
+def test_a_second_capture_at_the_gateway_is_caught() -> None:
+    ledger = [
+        *completed_ledger("p1"),
+        entry("p1", "capture", reference="cap-2", key="other"),
+        *failed_capture_ledger("p2"),
+    ]
+    assert list(broken(checked(clean_evidence(ledger=ledger)))) == [
+        "at most one authorization and one capture per payment (ledger)",
+        "completed payments: authorized and captured once, not voided",
+    ]
+
+
+def test_a_failed_payment_whose_hold_was_never_voided_is_caught() -> None:
+    ledger = completed_ledger("p1") + failed_capture_ledger("p2")[:2]
+    violations = broken(checked(clean_evidence(ledger=ledger)))
+    assert violations == {
+        "failed payments: every authorization voided, nothing captured": [
+            "p2: authorization auth-p2 held"
+        ]
+    }
+
+
+def test_a_payment_stuck_late_or_with_the_wrong_outcome_is_caught() -> None:
+    payments = {
+        "p1": payment("p1", "failed", "processing_error", took=200),
+        "p2": payment("p2", "processing"),
+    }
+    violations = broken(checked(clean_evidence(payments=payments)))
+    assert violations["terminal within 120 s of creation"] == [
+        "p1: 200.0 s",
+        "p2: still processing",
+    ]
+    assert violations["final status and failureReason match the card"] == [
+        f"p1 card {GOOD_CARD}: failed/processing_error, expected completed/None"
+    ]
+
+
+def test_lost_mislabelled_or_altered_webhooks_are_caught() -> None:
+    webhooks = [received("e1", "completed", webhook_id="evt_other"), received("e2", "pending")]
+    violations = broken(checked(clean_evidence(received=webhooks)))
+    assert violations == {
+        "events delivered to the merchant, webhook-id = event id": [
+            "webhook-id evt_other carried event e1",
+            "e2: content differs from the event log",
+            "e1 (payment.completed): never received",
+        ]
+    }
+
+
+def test_unpublished_rows_unexplained_dead_letters_and_crashes_are_caught() -> None:
+    events = {
+        "e1": {**event("e1", "p1", "completed"), "published": False},
+        "e2": event("e2", "p2", "failed"),
+    }
+    dead = [
+        DeadLetter(
+            "payment-processing-queue",
+            "m1",
+            {"id": "e0", "type": "payment.initiated", "data": {"payment": {"id": "p1"}}},
+        ),
+        DeadLetter("payment-webhook-queue", "m2", {"id": "e9", "type": "payment.failed"}),
+    ]
+    findings = checked(clean_evidence(events=events, dead_letters=dead, crashes=["worker died"]))
+    assert broken(findings) == {
+        "outbox rows published": ["e1: unpublished"],
+        "dead-letter queues empty or every message explained": [
+            "payment-webhook-queue-dlq m2 payment.failed e9: unexplained"
+        ],
+        "no process died on its own (only the injected faults)": ["worker died"],
+    }
+    assert any(
+        note.startswith("explained: payment-processing-queue-dlq m1") for note in findings.notes
+    )
+
+
+def test_a_payment_created_twice_or_never_is_caught() -> None:
+    load = LoadResult(created=[CreatedPayment(0, "p1", GOOD_CARD, 1)], refused=["payment #1: 400"])
+    violations = broken(checked(clean_evidence(load=load)))
+    assert violations["payments accepted once each (idempotent retries)"] == [
+        "payment #1: 400",
+        "p2: in the database, never returned to the merchant",
+    ]
