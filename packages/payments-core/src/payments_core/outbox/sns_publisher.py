@@ -1,7 +1,11 @@
 """Publish outbox rows to SNS with PublishBatch, reporting the outcome of every row.
 
-One row's failure never fails its neighbours: PublishBatch reports success per entry, and a
-whole call that fails (endpoint down, throttled) fails only the rows of that call.
+One row's failure never fails its neighbours: PublishBatch reports success per entry. A whole
+call that fails (endpoint down, throttled, too slow to answer) fails its rows, and the claim's
+chunks not yet sent are not sent at all: they fail with it and wait out the rows' backoff. Found
+by `make chaos`: with every chunk of a 100-row claim sent at once, an SNS endpoint slowed by a
+burst (a backlog after the API restarted) timed out on all ten calls, still did the work of
+each, and got all of it again at every retry: the backlog never drained.
 """
 
 import asyncio
@@ -20,6 +24,8 @@ from payments_core.outbox.publish_spans import PublishSpans
 from payments_core.outbox.repository import PendingMessage
 
 MAX_ENTRIES_PER_BATCH = 10
+# PublishBatch calls in flight at once for one claim.
+MAX_CONCURRENT_CALLS = 2
 # SNS limits the whole PublishBatch request, not each entry, to 256 KiB.
 MAX_BYTES_PER_BATCH = 256 * 1024
 
@@ -85,17 +91,42 @@ def _entry(
     }
 
 
-class SnsBatchPublisher:
-    """Publishes to one topic; chunks go out concurrently."""
+class NotSent(Exception):
+    """A chunk left unsent because an earlier call of the same claim failed."""
 
-    def __init__(self, sns_client: AwsClient, topic_arn: str) -> None:
+
+class SnsBatchPublisher:
+    """Publishes to one topic, a few chunks at a time, and no more once a call has failed."""
+
+    def __init__(
+        self,
+        sns_client: AwsClient,
+        topic_arn: str,
+        *,
+        max_concurrent_calls: int = MAX_CONCURRENT_CALLS,
+    ) -> None:
         self._sns = sns_client
         self._topic_arn = topic_arn
+        self._max_concurrent_calls = max_concurrent_calls
 
     async def publish(self, messages: Sequence[PendingMessage]) -> PublishOutcome:
         chunks = list(batch_chunks(messages))
+        gate = asyncio.Semaphore(self._max_concurrent_calls)
+        failed_call: list[Exception] = []
+
+        async def publish_unless_failing(chunk: list[PendingMessage]) -> PublishOutcome:
+            async with gate:
+                if failed_call:
+                    first = failed_call[0]
+                    raise NotSent(f"an earlier call failed: {type(first).__name__}: {first}")
+                try:
+                    return await self._publish_chunk(chunk)
+                except Exception as error:
+                    failed_call.append(error)
+                    raise
+
         results = await asyncio.gather(
-            *(self._publish_chunk(chunk) for chunk in chunks), return_exceptions=True
+            *(publish_unless_failing(chunk) for chunk in chunks), return_exceptions=True
         )
         outcome = PublishOutcome()
         for chunk, result in zip(chunks, results, strict=True):
