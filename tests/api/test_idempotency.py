@@ -7,9 +7,17 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments_api.app import create_app
 from payments_api.idempotent import SHOWN_ONCE_PLACEHOLDER
 from payments_core.idempotency.service import fingerprint
-from tests.api.support import OPERATOR, MerchantFixture, assert_error, unique_email
+from tests.api.support import (
+    OPERATOR,
+    MerchantFixture,
+    api_settings,
+    assert_error,
+    running_client,
+    unique_email,
+)
 
 
 def payment_body(method: dict[str, Any], amount: int = 5000) -> dict[str, Any]:
@@ -228,3 +236,23 @@ async def _wait_for_claim(engine: AsyncEngine, merchant: MerchantFixture) -> Non
                 return
         await asyncio.sleep(0.01)
     raise AssertionError("the first request never claimed its key")
+
+
+async def test_keyed_requests_beyond_the_pool_size_do_not_deadlock_it(
+    database_url: str, merchant: MerchantFixture, card_method: dict[str, Any]
+) -> None:
+    """A request holds one pooled connection at a time: with more keyed requests in flight
+    than connections, none waits for a second connection while holding its first (that
+    deadlocked the pool until its 30 s timeout under `make bench`)."""
+    app = create_app(api_settings(database_url, database_pool_size=1))  # 1 + 1 overflow
+    async with running_client(app) as small_pool_client:
+
+        async def create(index: int) -> int:
+            headers = {**merchant.headers, "Idempotency-Key": f"pool-{index}"}
+            body = payment_body(card_method)
+            response = await small_pool_client.post("/payments", json=body, headers=headers)
+            return response.status_code
+
+        statuses = await asyncio.wait_for(asyncio.gather(*(create(i) for i in range(6))), 20)
+
+    assert statuses == [201] * 6

@@ -50,8 +50,16 @@ async def run_idempotent(
 
     method, path = request.method, request.url.path
     fingerprint = idempotency.fingerprint(_json_or_none(await request.body()))
-    async with transaction(state.session_factory) as claim_session:
-        stored = await idempotency.claim(claim_session, merchant_id, key, method, path, fingerprint)
+    # The claim commits on its own, before the work, so a concurrent duplicate sees the lock at
+    # once. It commits in the request's session (ending the read-only transaction that
+    # authenticated the caller): a request that took a second pooled connection while holding
+    # its first would deadlock the pool under load, every request holding one, waiting for one.
+    try:
+        stored = await idempotency.claim(session, merchant_id, key, method, path, fingerprint)
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
     if stored is not None:
         return JSONResponse(
             stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
