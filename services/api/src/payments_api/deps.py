@@ -26,7 +26,9 @@ _bearer = HTTPBearer(
 )
 
 
-def get_state(request: Request) -> ApiState:
+# Dependencies are `async def` even when they never await: FastAPI runs a plain `def` dependency
+# in its thread pool, a thread hop and a GIL hand-off per request to read one attribute.
+async def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
 
@@ -83,7 +85,7 @@ async def require_operator(
 Operator = Annotated[None, Depends(require_operator)]
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
