@@ -78,7 +78,7 @@ migrate: install
 
 # Throughput figures, each printed as a ratio of a baseline measured in the same run.
 bench: install
-	uv run python scripts/bench_webhooks.py $(ARGS)
+	uv run python -m scripts.bench $(ARGS)
 
 # 300 payments with random test cards while services are SIGKILLed and restarted, Temporal and
 # PostgreSQL restarted and the webhook receiver flaps; then the invariants, from the database and

@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -180,7 +181,7 @@ async def _baseline_rate(url: str, deliveries: int, concurrency: int) -> float:
         return deliveries / (time.perf_counter() - started)
 
 
-async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str) -> None:
+async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str) -> dict[str, Any]:
     settings = WebhookSenderSettings(
         database_url=database_url,
         webhook_encryption_key=new_key(),
@@ -198,6 +199,7 @@ async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str)
     )
     baseline = await _baseline_rate(receiver_url, args.deliveries, settings.webhook_concurrency)
     print(f"baseline: signed POSTs without a database: {baseline:7.1f}/s")  # noqa: T201
+    runs = []
     try:
         for count in args.endpoints:
             seconds = await _run_once(sessions, settings, receiver_url, args.deliveries, count)
@@ -206,11 +208,25 @@ async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str)
                 f"{count:>3} endpoint(s): {args.deliveries} delivered in {seconds:6.2f} s"
                 f" = {rate:7.1f} deliveries/s, {rate / baseline:.2f}x the baseline"
             )
+            runs.append(
+                {
+                    "endpoints": count,
+                    "deliveries_per_s": round(rate, 1),
+                    "ratio": round(rate / baseline, 3),
+                }
+            )
     finally:
         await engine.dispose()
+    return {
+        "deliveries": args.deliveries,
+        "concurrency": settings.webhook_concurrency,
+        "endpoint_concurrency": settings.webhook_endpoint_concurrency,
+        "baseline_per_s": round(baseline, 1),
+        "runs": runs,
+    }
 
 
-def _arguments() -> argparse.Namespace:
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument(
@@ -224,7 +240,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--pool-size", type=int, default=10)
     parser.add_argument("--database-url", help="a migrated database instead of an embedded one")
     parser.add_argument("--serve-receiver", type=int, help=argparse.SUPPRESS)
-    return parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def measure(argv: list[str]) -> dict[str, Any]:
+    """The figures of one run with these command-line arguments (for `make bench`)."""
+    return _measure(_arguments(argv))
 
 
 def main() -> None:
@@ -232,6 +253,10 @@ def main() -> None:
     if args.serve_receiver:
         asyncio.run(_serve(args.serve_receiver))
         return
+    _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
     configure_logging("WARNING", "console")  # not one line per attempt
     port = find_free_port()
     command = [sys.executable, __file__, "--serve-receiver", str(port)]
@@ -241,8 +266,7 @@ def main() -> None:
         _wait_for_port(port, receiver)
         if args.database_url:
             upgrade(args.database_url)
-            asyncio.run(_bench(args.database_url, args, f"http://127.0.0.1:{port}/hooks"))
-            return
+            return asyncio.run(_bench(args.database_url, args, f"http://127.0.0.1:{port}/hooks"))
         postgres = EmbeddedPostgres(
             directory / "postgres",
             find_free_port(),
@@ -251,7 +275,8 @@ def main() -> None:
         )
         with postgres:
             upgrade(postgres.database_url)
-            asyncio.run(_bench(postgres.database_url, args, f"http://127.0.0.1:{port}/hooks"))
+            url = f"http://127.0.0.1:{port}/hooks"
+            return asyncio.run(_bench(postgres.database_url, args, url))
     finally:
         receiver.terminate()
         receiver.wait()

@@ -1,0 +1,156 @@
+"""The API figure: create-payment under load against a minimal FastAPI + asyncpg baseline.
+
+One PostgreSQL (as `make up` runs it) and one AWS emulator for this phase alone. The subject is
+`python -m payments_api` exactly as deployed: real API-key auth, the PostgreSQL rate limiter
+(with a limit too high to refuse), `Idempotency-Key` on every request, JSON logs, and the outbox
+relay publishing every `payment.initiated` to SNS. The baseline is `baseline_app`, one insert
+per request. Both take the same load from `load` in its own process, one after the other.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from payments_core.devstack.moto_server import MotoServer
+from payments_core.devstack.postgres import EmbeddedPostgres
+from payments_core.devstack.processes import find_free_port
+from payments_core.devstack.unconsumed_queues import QueuePurger
+from payments_core.migrations.runner import upgrade
+from payments_core.webhooks.secret_box import new_key
+from scripts.bench.common import child, progress, python_module, ratio, run_json
+
+TARGET_RATIO = 0.6
+# High enough never to refuse: the limiter's cost (one upsert per request) stays in the figure.
+RATE_LIMIT = "1000000000"
+
+
+@dataclass(frozen=True)
+class ApiLoad:
+    seconds: float
+    warmup: float
+    connections: int
+
+
+def measure(load: ApiLoad) -> dict[str, Any]:
+    directory = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    try:
+        postgres = EmbeddedPostgres(
+            directory / "postgres",
+            find_free_port(),
+            fsync=False,
+            log_file=directory / "postgres.log",
+        )
+        moto = MotoServer(find_free_port(), log_file=directory / "moto.log")
+        with postgres, moto:
+            progress(f"api: postgres {postgres.database_url}, AWS emulator {moto.endpoint_url}")
+            upgrade(postgres.database_url)
+            env = _api_environment(postgres.database_url, moto.endpoint_url)
+            os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+            demo, queue_urls = _provision_and_seed(env, directory)
+            # Nothing consumes in this phase, and the emulator's SendMessage costs time in
+            # proportion to the queue's depth: keep every queue short, as consumers would.
+            purger = QueuePurger(
+                env["AWS_ENDPOINT_URL"], "us-east-1", queue_urls, every_seconds=1, max_depth=100
+            ).start()
+            try:
+                return _compare(load, env, demo, directory)
+            finally:
+                purger.stop()
+    finally:
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _api_environment(database_url: str, moto_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "ADMIN_API_TOKEN": "bench-operator-token-0123456789",
+        "WEBHOOK_ENCRYPTION_KEY": new_key(),
+        "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+        "RATE_LIMIT_PER_MINUTE": RATE_LIMIT,
+        "LOG_FORMAT": "json",
+        "API_HOST": "127.0.0.1",
+    }
+
+
+def _provision_and_seed(env: dict[str, str], directory: Path) -> tuple[dict[str, str], list[str]]:
+    from payments_api.seed import seed_demo
+    from payments_core.aws.provisioning import provision
+    from payments_core.settings import ServiceSettings
+
+    settings = ServiceSettings(aws_endpoint_url=env["AWS_ENDPOINT_URL"], aws_region="us-east-1")
+    resources = asyncio.run(provision(settings))
+    seeded = asyncio.run(
+        seed_demo(
+            env["DATABASE_URL"],
+            state_file=directory / "demo.json",
+            encryption_key=env["WEBHOOK_ENCRYPTION_KEY"],
+            webhook_url="http://127.0.0.1:9/webhooks",
+        )
+    )
+    demo = {"api_key": seeded.api_key, "payment_method_id": seeded.payment_method_id}
+    return demo, [queue.url for queue in resources.queues.values()]
+
+
+def _compare(
+    load: ApiLoad, env: dict[str, str], demo: dict[str, str], directory: Path
+) -> dict[str, Any]:
+    body = json.dumps(
+        {"amount": 10_000, "currency": "NGN", "paymentMethodId": demo["payment_method_id"]}
+    )
+    port = find_free_port()
+    baseline_argv = python_module(
+        "scripts.bench.baseline_app", "--database-url", env["DATABASE_URL"], "--port", str(port)
+    )
+    with child(baseline_argv, env=env, port=port, log_file=directory / "baseline.log"):
+        progress(f"api: baseline, {load.connections} connections for {load.seconds:.0f} s")
+        baseline = _load(f"http://127.0.0.1:{port}/payments", [], body, load)
+    progress(f"api: baseline {_describe(baseline)}")
+    port = find_free_port()
+    api_env = {**env, "API_PORT": str(port)}
+    with child(python_module("payments_api"), env=api_env, port=port,
+               log_file=directory / "api.log"):  # fmt: skip
+        progress(f"api: create-payment, {load.connections} connections for {load.seconds:.0f} s")
+        headers = [f"X-API-Key: {demo['api_key']}"]
+        ours = _load(f"http://127.0.0.1:{port}/api/v1/payments", headers, body, load)
+    progress(f"api: create-payment {_describe(ours)}")
+    rate = ratio(float(ours["requests_per_s"]), float(baseline["requests_per_s"]))
+    return {
+        "connections": load.connections,
+        "seconds": load.seconds,
+        "ours": ours,
+        "baseline": baseline,
+        "ratio": rate,
+        "target": TARGET_RATIO,
+    }
+
+
+def _load(url: str, headers: list[str], body: str, load: ApiLoad) -> dict[str, Any]:
+    argv = python_module(
+        "scripts.bench.load",
+        "--url", url,
+        "--connections", str(load.connections),
+        "--seconds", str(load.seconds),
+        "--warmup", str(load.warmup),
+        "--body", body,
+        *(argument for header in headers for argument in ("--header", header)),
+    )  # fmt: skip
+    return run_json(argv, timeout=load.seconds + load.warmup + 60)
+
+
+def _describe(figures: dict[str, Any]) -> str:
+    return (
+        f"{figures['requests_per_s']:.0f} req/s, p50 {figures['p50_ms']} ms,"
+        f" p99 {figures['p99_ms']} ms, {figures['errors']} errors of {figures['requests']}"
+    )

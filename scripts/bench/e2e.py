@@ -1,0 +1,230 @@
+"""The end-to-end figure: payments through the embedded stack, beside the two ceilings.
+
+`python -m payments_core.devstack up` runs as `make up` does (its own PostgreSQL, the AWS
+emulator, the Temporal dev server, the webhook receiver and our four service processes) on free
+ports in a scratch folder. Once it is up: resident memory at idle, ceiling (a), ceiling (b), then
+N payments created through the API (32 at a time, as fast as it answers). A payment's
+completion time is its `completed_at` in PostgreSQL; its webhook time is when the receiver
+printed its verified `payment.completed` line. Memory is sampled every half second meanwhile.
+"""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from payments_core.devstack.processes import find_free_port
+from scripts.bench import ceilings
+from scripts.bench.common import descendants, percentile, progress, ratio, rss_mib
+
+TARGET_RATIO = 0.9
+READY_LINE = "The payment platform is running"
+SERVICES = {
+    "api": "-m payments_api",
+    "worker": "-m payments_worker",
+    "processor": "-m payments_processor",
+    "webhooks": "-m payments_webhook_sender",
+}
+PORT_VARIABLES = (
+    "API_PORT", "MOTO_PORT", "TEMPORAL_PORT", "TEMPORAL_UI_PORT", "WEBHOOK_RECEIVER_PORT",
+    "POSTGRES_PORT", "WORKER_HEALTH_PORT", "PROCESSOR_HEALTH_PORT", "WEBHOOKS_HEALTH_PORT",
+)  # fmt: skip
+_COMPLETED_WEBHOOK = re.compile(r"webhook payment\.completed \S+ payment ([0-9a-f-]{36}) ")
+CREATE_CONCURRENCY = 32
+
+
+@dataclass
+class Stack:
+    directory: Path
+    ports: dict[str, int]
+    process: subprocess.Popen[str]
+    ready: threading.Event = field(default_factory=threading.Event)
+    webhooks: dict[str, float] = field(default_factory=dict)
+    tail: list[str] = field(default_factory=list)
+
+    def pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            found = _COMPLETED_WEBHOOK.search(line)
+            if found:
+                self.webhooks.setdefault(found.group(1), time.time())
+            self.tail = [*self.tail[-40:], line.rstrip()]
+            if READY_LINE in line:
+                self.ready.set()
+
+    def service_pids(self) -> dict[str, int]:
+        running = descendants(self.process.pid)
+        pids: dict[str, int] = {}
+        for name, marker in SERVICES.items():
+            matches = sorted(pid for pid, command in running.items() if marker in command)
+            if matches:
+                pids[name] = matches[0]  # the service itself, not anything it started
+        return pids
+
+    @property
+    def demo(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((self.directory / ".data" / "demo.json").read_text())
+        return loaded
+
+
+def measure(payments: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as scratch:
+        stack = _start(Path(scratch))
+        try:
+            return _measure(stack, payments)
+        finally:
+            _stop(stack)
+
+
+def _start(directory: Path) -> Stack:
+    ports = {name: find_free_port() for name in PORT_VARIABLES}
+    env = {**os.environ, **{name: str(port) for name, port in ports.items()}, "NO_COLOR": "1"}
+    env.pop("DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payments_core.devstack", "up"],
+        cwd=directory,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    stack = Stack(directory, ports, process)
+    threading.Thread(target=stack.pump, daemon=True).start()
+    progress("e2e: starting the embedded stack (make up's processes, free ports)")
+    deadline = time.monotonic() + 180
+    while not stack.ready.wait(0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop(stack)
+            raise SystemExit("the embedded stack did not come up:\n" + "\n".join(stack.tail))
+    return stack
+
+
+def _stop(stack: Stack) -> None:
+    if stack.process.poll() is None:
+        os.killpg(stack.process.pid, signal.SIGINT)
+        try:
+            stack.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.process.pid, signal.SIGKILL)
+            stack.process.wait()
+
+
+def _measure(stack: Stack, payments: int) -> dict[str, Any]:
+    pids = stack.service_pids()
+    time.sleep(3)  # past start-up work (first polls, connections)
+    idle = {name: rss_mib(pid) for name, pid in pids.items()}
+    progress("e2e: idle memory " + ", ".join(f"{n} {m} MiB" for n, m in idle.items()))
+    temporal_address = f"127.0.0.1:{stack.ports['TEMPORAL_PORT']}"
+    progress(f"e2e: ceiling (a), {payments} no-op workflows of five activities")
+    temporal = ceilings.temporal_ceiling(temporal_address, payments)
+    ceilings.describe("(a) Temporal", temporal)
+    progress(f"e2e: ceiling (b), the events of {payments} payments through the AWS emulator")
+    aws = ceilings.aws_ceiling(f"http://127.0.0.1:{stack.ports['MOTO_PORT']}", payments)
+    ceilings.describe("(b) AWS emulator", aws)
+    progress(f"e2e: {payments} payments through the stack")
+    peak: dict[str, float] = {}
+    sampling = threading.Event()
+    sampler = threading.Thread(target=_sample, args=(pids, peak, sampling), daemon=True)
+    sampler.start()
+    try:
+        ours = asyncio.run(_pay(stack, payments))
+    finally:
+        sampling.set()
+        sampler.join()
+    binding = "temporal" if temporal["payments_per_s"] <= aws["payments_per_s"] else "aws"
+    ceiling = min(temporal["payments_per_s"], aws["payments_per_s"])
+    return {
+        "payments": payments,
+        "ours": ours,
+        "ceilings": {"temporal": temporal, "aws": aws},
+        "binding": binding,
+        "baseline_per_s": ceiling,
+        "ratio": ratio(ours["completions_per_s"], ceiling),
+        "target": TARGET_RATIO,
+        "memory_mib": {"idle": idle, "under_load_peak": peak},
+    }
+
+
+def _sample(pids: dict[str, int], peak: dict[str, float], stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        for name, pid in pids.items():
+            rss = rss_mib(pid)
+            if rss is not None:
+                peak[name] = max(peak.get(name, 0.0), rss)
+
+
+async def _pay(stack: Stack, count: int) -> dict[str, Any]:
+    demo = stack.demo
+    api_url = f"http://127.0.0.1:{stack.ports['API_PORT']}/api/v1/payments"
+    headers = {"X-API-Key": demo["api_key"]}
+    body = {"amount": 10_000, "currency": "NGN", "paymentMethodId": demo["payment_method_id"]}
+    created: dict[str, float] = {}
+    limit = asyncio.Semaphore(CREATE_CONCURRENCY)
+    limits = httpx.Limits(max_connections=CREATE_CONCURRENCY)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def create() -> None:
+            async with limit:
+                began = time.time()
+                key = {"Idempotency-Key": uuid.uuid4().hex}
+                response = await client.post(api_url, json=body, headers={**headers, **key})
+                response.raise_for_status()
+                created[response.json()["data"]["id"]] = began
+
+        started = time.time()
+        await asyncio.gather(*(create() for _ in range(count)))
+    completed = await _wait_for_completion(stack, created)
+    webhook_at = {pid: stack.webhooks[pid] for pid in created if pid in stack.webhooks}
+    to_complete = [completed[pid] - created[pid] for pid in created]
+    to_webhook = [webhook_at[pid] - created[pid] for pid in webhook_at]
+    elapsed = max(completed.values()) - started
+    return {
+        "completions_per_s": round(count / elapsed, 2),
+        "seconds": round(elapsed, 3),
+        "create_to_completed_p50_ms": round(percentile(to_complete, 0.5) * 1000, 1),
+        "create_to_completed_p99_ms": round(percentile(to_complete, 0.99) * 1000, 1),
+        "create_to_webhook_p50_ms": round(percentile(to_webhook, 0.5) * 1000, 1),
+        "create_to_webhook_p99_ms": round(percentile(to_webhook, 0.99) * 1000, 1),
+        "webhooks_received": len(webhook_at),
+    }
+
+
+async def _wait_for_completion(stack: Stack, created: dict[str, float]) -> dict[str, float]:
+    """`completed_at` (Unix seconds) of every payment, once all completed and were webhooked."""
+    database_url = f"postgresql://postgres@127.0.0.1:{stack.ports['POSTGRES_PORT']}/payments"
+    connection = await asyncpg.connect(database_url)
+    ids = [uuid.UUID(pid) for pid in created]
+    deadline = time.monotonic() + 60 + len(ids) * 0.5
+    last_report = 0.0
+    try:
+        while True:
+            rows = await connection.fetch(
+                "SELECT id, extract(epoch FROM completed_at) AS at FROM payments"
+                " WHERE id = ANY($1) AND status = 'completed'",
+                ids,
+            )
+            webhooks = sum(1 for pid in created if pid in stack.webhooks)
+            if len(rows) == len(ids) and webhooks == len(ids):
+                return {str(row["id"]): float(row["at"]) for row in rows}
+            if time.monotonic() - last_report > 2:
+                last_report = time.monotonic()
+                progress(f"e2e: {len(rows)}/{len(ids)} completed, {webhooks} webhooks received")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"e2e: only {len(rows)} of {len(ids)} payments completed")
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()

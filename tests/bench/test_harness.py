@@ -1,0 +1,54 @@
+"""`make bench` in its smallest mode: every figure present, every ratio computed.
+
+Not a timed test: the figures themselves are not checked, only that the harness still runs
+end to end and writes the JSON the README's Performance section is read from.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+    finished = subprocess.run(
+        [sys.executable, "-m", "scripts.bench", "--smoke", "--output", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    results = json.loads(output.read_text())
+
+    api = results["api"]
+    for side in ("ours", "baseline"):
+        assert api[side]["requests"] > 0
+        assert {"requests_per_s", "p50_ms", "p99_ms"} <= api[side].keys()
+    assert api["ratio"] > 0
+
+    e2e = results["e2e"]
+    assert e2e["ours"]["webhooks_received"] == e2e["payments"]
+    assert e2e["binding"] in ("temporal", "aws")
+    assert e2e["baseline_per_s"] == min(
+        e2e["ceilings"]["temporal"]["payments_per_s"], e2e["ceilings"]["aws"]["payments_per_s"]
+    )
+    assert e2e["ratio"] > 0
+
+    webhooks = results["webhooks"]
+    assert webhooks["baseline_per_s"] > 0
+    assert all(run["ratio"] > 0 for run in webhooks["runs"])
+
+    memory = results["memory_mib"]
+    services = {"api", "worker", "processor", "webhooks"}
+    assert set(memory["idle"]) == services
+    assert set(memory["under_load_peak"]) == services
+    assert "ratio" in finished.stdout
