@@ -28,6 +28,7 @@ import httpx
 
 from payments_core.devstack.processes import find_free_port
 from scripts.bench import ceilings
+from scripts.bench.api import RATE_LIMIT
 from scripts.bench.common import descendants, percentile, progress, ratio, rss_mib
 
 TARGET_RATIO = 0.9
@@ -92,6 +93,8 @@ def measure(payments: int) -> dict[str, Any]:
 def _start(directory: Path) -> Stack:
     ports = {name: find_free_port() for name in PORT_VARIABLES}
     env = {**os.environ, **{name: str(port) for name, port in ports.items()}, "NO_COLOR": "1"}
+    # One merchant sends every payment: make up's default of 100 a minute would answer 429.
+    env["RATE_LIMIT_PER_MINUTE"] = RATE_LIMIT
     env.pop("DATABASE_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "payments_core.devstack", "up"],
