@@ -15,7 +15,7 @@ def test_reads_metric_names_and_nothing_else() -> None:
 
 def test_grafana_variables_become_plain_values() -> None:
     expr = 'rate(x{namespace=~"$namespace"}[$__rate_interval])'
-    assert substitute_grafana_variables(expr) == 'rate(x{namespace=~".*"}[1m])'
+    assert substitute_grafana_variables(expr) == 'rate(x{namespace=~".*"}[15m])'
 
 
 def test_families_without_samples_count_as_exported() -> None:

@@ -9,6 +9,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from payments_core.devstack.chaos.plan import ChaosPlan
 from payments_core.devstack.errors import DevstackError
@@ -36,6 +37,9 @@ class FaultLog:
     injected: list[tuple[str, float]] = field(default_factory=list)
     # Children that died without being asked to, and were started again like a pod would be.
     crashes: list[str] = field(default_factory=list)
+    # When PostgreSQL was down (UTC, as the tables' timestamps): a gateway call in flight then
+    # fails for a reason the card does not choose.
+    database_outages: list[tuple[datetime, datetime]] = field(default_factory=list)
 
 
 class FaultInjector:
@@ -78,7 +82,9 @@ class FaultInjector:
     def restart_postgres(self) -> None:
         if self._stack.postgres is None:
             raise DevstackError("chaos needs the embedded PostgreSQL (unset DATABASE_URL)")
+        began = datetime.now(UTC)
         self._stack.postgres.restart(self._supervisor)
+        self.log.database_outages.append((began, datetime.now(UTC)))
 
     def flap_receiver(self) -> None:
         self._stack.receiver.restart(self._supervisor, down_seconds=self._plan.flap_seconds)

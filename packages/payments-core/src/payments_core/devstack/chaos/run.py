@@ -180,7 +180,14 @@ def _drive(
     _settle(stack, injector, plan, progress)
     dead = dead_letters(stack.moto.endpoint_url, stack.service_env["AWS_REGION"])
     evidence = asyncio.run(
-        gather(stack.database_url, merchant.result, _record_file(stack), dead, injector.log.crashes)
+        gather(
+            stack.database_url,
+            merchant.result,
+            _record_file(stack),
+            dead,
+            injector.log.crashes,
+            tuple(injector.log.database_outages),
+        )
     )
     findings = check(evidence, planned=plan.payments, bound=timedelta(seconds=plan.bound_seconds))
     findings.notes.insert(
