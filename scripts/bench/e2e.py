@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from payments_core.devstack.processes import find_free_port
+from payments_core.devstack.processes import find_free_ports
 from scripts.bench import ceilings
 from scripts.bench.api import RATE_LIMIT
 from scripts.bench.common import descendants, percentile, progress, ratio, rss_mib
@@ -91,7 +91,7 @@ def measure(payments: int) -> dict[str, Any]:
 
 
 def _start(directory: Path) -> Stack:
-    ports = {name: find_free_port() for name in PORT_VARIABLES}
+    ports = dict(zip(PORT_VARIABLES, find_free_ports(len(PORT_VARIABLES)), strict=True))
     env = {**os.environ, **{name: str(port) for name, port in ports.items()}, "NO_COLOR": "1"}
     # One merchant sends every payment: make up's default of 100 a minute would answer 429.
     env["RATE_LIMIT_PER_MINUTE"] = RATE_LIMIT

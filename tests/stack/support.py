@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from payments_core.devstack.processes import find_free_port
+from payments_core.devstack.processes import find_free_ports
 
 READY_LINE = "The payment platform is running"
 READY_TIMEOUT_SECONDS = 120.0
@@ -74,7 +74,7 @@ class DevStack:
 def running_devstack(
     directory: Path, database_url: str, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[DevStack]:
-    ports = {name: find_free_port() for name in PORT_VARIABLES}
+    ports = dict(zip(PORT_VARIABLES, find_free_ports(len(PORT_VARIABLES)), strict=True))
     env = {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},

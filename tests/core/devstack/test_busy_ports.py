@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from payments_core.devstack.errors import DevstackError
-from payments_core.devstack.processes import check_port_free, find_free_port
+from payments_core.devstack.processes import check_port_free, find_free_port, find_free_ports
 
 
 @pytest.fixture
@@ -65,3 +65,8 @@ def test_make_up_reports_a_busy_port_in_one_line_and_starts_nothing(
         "stop what uses it or set API_PORT; stopping everything"
     ]
     assert not (tmp_path / ".data" / "postgres").exists()
+
+
+def test_free_ports_asked_together_are_distinct() -> None:
+    ports = find_free_ports(50)
+    assert len(set(ports)) == 50

@@ -331,6 +331,19 @@ def find_free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def find_free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports: every probe stays bound until all are chosen, so the kernel
+    cannot hand the same port out twice (separate find_free_port calls can, and did)."""
+    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind((host, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def wait_until(
     ready: Callable[[], bool],
     *,

@@ -26,7 +26,7 @@ from payments_core.devstack.processes import (
     StopRequested,
     StopSignals,
     Supervisor,
-    find_free_port,
+    find_free_ports,
 )
 from payments_core.devstack.up import Progress, RunningStack, StackOptions, start_stack
 from payments_core.gateway.test_cards import TEST_CARDS
@@ -50,7 +50,8 @@ def chaos_environment(env: Mapping[str, str]) -> dict[str, str]:
     """The shell's environment over chaos's settings; its own database and free ports always."""
     result = {**SERVICE_SETTINGS, **env}
     result.pop("DATABASE_URL", None)  # PostgreSQL is restarted: it must be the stack's own
-    result.update({name: str(find_free_port()) for name in PORT_VARIABLES})
+    ports = find_free_ports(len(PORT_VARIABLES))
+    result.update({name: str(port) for name, port in zip(PORT_VARIABLES, ports, strict=True)})
     return result
 
 
