@@ -9,23 +9,16 @@ def main() -> None:
     settings = load_settings(WebhookSenderSettings)
     consumer_settings = load_settings(ConsumerSettings)
 
-    import asyncio
-    import contextlib
-
-    from payments_core.consumer.signals import run_until_signalled
-    from payments_core.telemetry.logging import configure_logging
-    from payments_core.telemetry.tracing import WEBHOOK_SENDER_SERVICE, configure_tracing
+    from payments_core.consumer.signals import run_consumer_process
+    from payments_core.telemetry.tracing import WEBHOOK_SENDER_SERVICE
     from payments_webhook_sender.service import WebhookSenderService
 
-    configure_logging(settings.log_level, settings.log_format)
-    tracing = configure_tracing(WEBHOOK_SENDER_SERVICE)
-    try:
-        # A second signal cancels the drain; that cancellation ends the process, not a traceback.
-        with contextlib.suppress(asyncio.CancelledError):
-            service = WebhookSenderService(settings, consumer_settings)
-            asyncio.run(run_until_signalled(service, "webhooks"))
-    finally:
-        tracing.shutdown()
+    run_consumer_process(
+        settings,
+        lambda: WebhookSenderService(settings, consumer_settings),
+        "webhooks",
+        WEBHOOK_SENDER_SERVICE,
+    )
 
 
 if __name__ == "__main__":
