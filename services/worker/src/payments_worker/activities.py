@@ -4,6 +4,9 @@ Activities run at least once, so each is safe to repeat: status changes are idem
 `payments.transitions`, and every gateway call carries an idempotency key built from the payment
 (or refund) id and the step, so a retry returns the first call's outcome and never moves money
 twice. Intent is committed before a gateway call (`begin_step`), its outcome after.
+
+The gateway activities (authorize, capture, refund) wait out an unreachable database within
+their attempt (`database_outage`): their few attempts are for the gateway's answers.
 """
 
 import uuid
@@ -31,6 +34,7 @@ from payments_core.payments.models import Payment
 from payments_core.payments.status import PaymentStatus, PaymentStep
 from payments_core.refunds import service as refunds
 from payments_core.refunds.models import Refund
+from payments_worker.database_outage import through_database_outages
 from payments_worker.errors import activity_errors
 from payments_worker.payloads import (
     Authorization,
@@ -159,6 +163,9 @@ class PaymentActivities:
 
     @activity.defn
     async def authorize(self, request: AuthorizeInput) -> Authorization:
+        return await through_database_outages(lambda: self._authorize(request), what="authorize")
+
+    async def _authorize(self, request: AuthorizeInput) -> Authorization:
         with activity_errors():
             result = await self._gateway.authorize(
                 AuthorizeRequest(
@@ -177,6 +184,9 @@ class PaymentActivities:
 
     @activity.defn
     async def capture(self, request: CaptureInput) -> Capture:
+        return await through_database_outages(lambda: self._capture(request), what="capture")
+
+    async def _capture(self, request: CaptureInput) -> Capture:
         payment_id = _id(request.payment_id)
         with activity_errors():
             async with transaction(self._sessions) as session:
@@ -247,6 +257,11 @@ class PaymentActivities:
 
     @activity.defn
     async def refund_at_gateway(self, request: RefundAtGatewayInput) -> GatewayRefund:
+        return await through_database_outages(
+            lambda: self._refund_at_gateway(request), what="refund_at_gateway"
+        )
+
+    async def _refund_at_gateway(self, request: RefundAtGatewayInput) -> GatewayRefund:
         with activity_errors():
             async with transaction(self._sessions) as session:
                 refund = await session.get(Refund, _id(request.refund_id))
