@@ -30,7 +30,7 @@ def test_reduced_chaos_run_breaks_no_invariant() -> None:
         "SIGKILL worker",
         "SIGKILL webhooks",
         "restart Temporal",
-        "restart PostgreSQL",
+        "SIGKILL PostgreSQL",
         "receiver down",
     ):
         assert f"fault: {fault}" in output and "recovered in" in output, fault

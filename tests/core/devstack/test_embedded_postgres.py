@@ -1,7 +1,10 @@
 """The embedded PostgreSQL starts from the wheel, takes TCP connections and keeps its data."""
 
+import asyncio
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import asyncpg
 import pytest
 
 from payments_core.devstack.postgres import EmbeddedPostgres
-from payments_core.devstack.processes import find_free_port
+from payments_core.devstack.processes import Supervisor, find_free_port
 
 pytestmark = pytest.mark.slow
 
@@ -54,3 +57,58 @@ def test_stop_is_a_clean_fast_shutdown(scratch_dir: Path) -> None:
     assert "database system is shut down" in log
     # No postmaster left behind: its pid file goes away with a clean shutdown.
     assert not (scratch_dir / "data" / "postmaster.pid").exists()
+
+
+def test_a_crash_loses_no_committed_row_and_leaves_no_process(scratch_dir: Path) -> None:
+    """SIGKILL of the postmaster and all its processes, then crash recovery on the same data
+    (what chaos does): committed rows survive, and a backend busy in a query does not keep the
+    old shared memory alive. Processes start on the main thread (`processes._die_with_parent`)."""
+    supervisor = Supervisor()
+    postgres = EmbeddedPostgres(scratch_dir / "data", find_free_port())
+    busy_error: list[BaseException] = []
+
+    async def busy() -> None:
+        connection = await asyncpg.connect(postgres.database_url)
+        try:
+            await connection.execute("SELECT pg_sleep(60)")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError) as error:
+            busy_error.append(error)
+        finally:
+            connection.terminate()
+
+    try:
+        postgres.start(supervisor)
+        asyncio.run(_execute(postgres.database_url, "CREATE TABLE kept (value text)"))
+        asyncio.run(_execute(postgres.database_url, "INSERT INTO kept VALUES ('committed')"))
+        in_query = threading.Thread(target=asyncio.run, args=(busy(),))
+        in_query.start()
+        time.sleep(0.5)
+        old_postmaster = postgres.pid
+
+        postgres.crash_and_restart(supervisor)
+
+        in_query.join(timeout=10)
+        assert busy_error, "the query in flight should have lost its connection"
+        assert postgres.pid != old_postmaster
+        kept = asyncio.run(_fetchval(postgres.database_url, "SELECT value FROM kept"))
+        assert kept == "committed"
+    finally:
+        supervisor.stop_all()
+    log = postgres.log_file.read_text()
+    assert "database system was not properly shut down; automatic recovery in progress" in log
+
+
+async def _execute(database_url: str, sql: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def _fetchval(database_url: str, sql: str) -> object:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await connection.fetchval(sql)
+    finally:
+        await connection.close()

@@ -6,18 +6,22 @@ workers and asyncpg in tests need a TCP URL, and `make up` needs Ctrl-C to stop 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 from payments_core.devstack.errors import DevstackError
 from payments_core.devstack.processes import (
     ServiceSpec,
+    Supervisor,
     wait_until,
 )
 from payments_core.devstack.server import InfrastructureServer
@@ -31,6 +35,8 @@ MAX_SOCKET_PATH = 100
 # SIGINT is postgres' "fast" shutdown (pg_ctl stop -m fast): roll back clients and exit.
 FAST_SHUTDOWN = signal.SIGINT
 SAFE_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# How long the processes of a crashed server may take to disappear once SIGKILLed.
+CRASH_REAP_TIMEOUT_SECONDS = 10.0
 
 
 def _bin_dir() -> Path:
@@ -71,6 +77,40 @@ class EmbeddedPostgres(InfrastructureServer):
     @property
     def database_url(self) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs."""
+        return self._process.popen.pid if self._process is not None else None
+
+    def crash_and_restart(self, supervisor: Supervisor, *, down_seconds: float = 0.0) -> None:
+        """SIGKILL the postmaster and every process it started, as an OOM kill of the pod or a
+        lost node would, then start again on the same data directory: nothing was flushed or
+        checkpointed on the way down, so PostgreSQL replays its WAL (crash recovery).
+
+        Each backend and auxiliary process calls setsid(), so killing the postmaster's group
+        kills the postmaster alone; orphans it leaves behind keep the old shared memory
+        attached, and a new postmaster refuses to start while they do ("pre-existing shared
+        memory block is still in use"). So: stop the postmaster (it cannot fork while
+        stopped), list its children, SIGKILL them all, and wait until every one is gone. The
+        stale postmaster.pid left behind names a dead process, which PostgreSQL itself then
+        removes, and the old shared memory, attached by nobody, is reclaimed."""
+        if self._process is None:
+            raise DevstackError("postgres: not running, nothing to crash")
+        postmaster = self._process.popen.pid
+        os.kill(postmaster, signal.SIGSTOP)
+        children = _children(postmaster)
+        supervisor.kill(self._process)
+        for pid in children:
+            _kill(pid)
+        deadline = time.monotonic() + CRASH_REAP_TIMEOUT_SECONDS
+        while (alive := [pid for pid in children if _exists(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if alive:
+            raise DevstackError(f"postgres: processes {alive} outlived SIGKILL")
+        time.sleep(down_seconds)
+        self.spawn(supervisor)
+        self.wait_ready()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         wait_until(self._accepts_queries, what="postgres", timeout=timeout, process=self._process)
@@ -193,3 +233,34 @@ class EmbeddedPostgres(InfrastructureServer):
             last = detail[-1] if detail else f"exit code {result.returncode}"
             raise DevstackError(f"postgres: {Path(argv[0]).name} failed: {last}")
         return result.stdout
+
+
+def _children(pid: int) -> list[int]:
+    # pgrep is on Linux and macOS alike; found on PATH, like the system tools elsewhere here.
+    pgrep = shutil.which("pgrep")
+    if pgrep is None:
+        raise DevstackError("postgres: pgrep is needed to find the postmaster's processes")
+    listed = subprocess.run(  # noqa: S603 - fixed argv
+        [pgrep, "-P", str(pid)], capture_output=True, text=True, check=False
+    )
+    return [int(line) for line in listed.stdout.split()]
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _exists(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone: it holds no shared memory)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+    except OSError:  # gone meanwhile, or no /proc (macOS): kill(0) answered
+        return Path("/proc").is_dir() is False
+    return ") Z " not in state

@@ -1,5 +1,6 @@
-"""The faults, one at a time: services killed with SIGKILL and started again, Temporal and
-PostgreSQL restarted on their data, the merchant's webhook receiver down for a while.
+"""The faults, one at a time: services killed with SIGKILL and started again, Temporal restarted
+on its data, PostgreSQL SIGKILLed and started again on its data (crash recovery), the merchant's
+webhook receiver down for a while.
 
 Every start happens on the calling thread, which must be the main thread (see
 `processes._die_with_parent`).
@@ -58,7 +59,7 @@ class FaultInjector:
         return [
             *kills,
             Fault("restart Temporal (persistent file)", self.restart_temporal),
-            Fault("restart PostgreSQL", self.restart_postgres),
+            Fault("SIGKILL PostgreSQL, restart (crash recovery)", self.crash_postgres),
             Fault(f"receiver down {self._plan.flap_seconds:.0f} s, then up", self.flap_receiver),
         ]
 
@@ -79,12 +80,18 @@ class FaultInjector:
     def restart_temporal(self) -> None:
         self._stack.temporal.restart(self._supervisor)
 
-    def restart_postgres(self) -> None:
+    def crash_postgres(self) -> None:
+        """The postmaster and all its processes SIGKILLed, then started on the same data."""
         if self._stack.postgres is None:
             raise DevstackError("chaos needs the embedded PostgreSQL (unset DATABASE_URL)")
+        # From just before the kill until it accepts queries again (after crash recovery).
         began = datetime.now(UTC)
-        self._stack.postgres.restart(self._supervisor)
-        self.log.database_outages.append((began, datetime.now(UTC)))
+        try:
+            self._stack.postgres.crash_and_restart(
+                self._supervisor, down_seconds=self._plan.dead_seconds
+            )
+        finally:
+            self.log.database_outages.append((began, datetime.now(UTC)))
 
     def flap_receiver(self) -> None:
         self._stack.receiver.restart(self._supervisor, down_seconds=self._plan.flap_seconds)
