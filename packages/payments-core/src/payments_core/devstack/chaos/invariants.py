@@ -2,92 +2,18 @@
 and the dead-letter queues. Each check names every payment or event that breaks it."""
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from payments_core.devstack.chaos.cards import expected_for
-from payments_core.devstack.chaos.load import LoadResult
-from payments_core.devstack.chaos.observe import (
-    TERMINAL,
-    DeadLetter,
-    fetch,
-    received_webhooks,
-)
+from payments_core.devstack.chaos import follow_up, refund_rules
+from payments_core.devstack.chaos.cards import Expected, expected_for
+from payments_core.devstack.chaos.evidence import Evidence, Findings, Invariant, gather
+from payments_core.devstack.chaos.observe import TERMINAL
 
+__all__ = ["Evidence", "Findings", "Invariant", "check", "gather"]
 
-@dataclass
-class Invariant:
-    name: str
-    checked: int = 0
-    violations: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Findings:
-    invariants: list[Invariant]
-    # Facts worth printing that break nothing (latencies, duplicates, explained dead letters).
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def violations(self) -> int:
-        return sum(len(invariant.violations) for invariant in self.invariants)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Everything the checks read, gathered once at the end of the run."""
-
-    load: LoadResult
-    payments: dict[str, dict[str, Any]]
-    ledger: list[dict[str, Any]]
-    events: dict[str, dict[str, Any]]
-    deliveries: dict[str, int]
-    received: list[dict[str, Any]]
-    dead_letters: list[DeadLetter]
-    crashes: list[str]
-    database_outages: tuple[tuple[datetime, datetime], ...] = ()
-
-
-async def gather(
-    database_url: str,
-    load: LoadResult,
-    record_file: Path,
-    dead: list[DeadLetter],
-    crashes: list[str],
-    database_outages: tuple[tuple[datetime, datetime], ...] = (),
-) -> Evidence:
-    payments = await fetch(
-        database_url,
-        "SELECT id::text AS id, status, failure_reason, created_at,"
-        " coalesce(completed_at, updated_at) AS ended_at FROM payments",
-    )
-    ledger = await fetch(
-        database_url,
-        "SELECT idempotency_key, operation, outcome, payment_id, reference, parent_reference,"
-        " decline_code FROM sandbox_ledger",
-    )
-    events = await fetch(
-        database_url,
-        "SELECT id, event_type, published_at IS NOT NULL AS published,"
-        " payload->'data'->'payment'->>'id' AS payment_id,"
-        " payload->'data'->'payment'->>'status' AS payment_status FROM outbox",
-    )
-    deliveries = await fetch(
-        database_url, "SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status"
-    )
-    return Evidence(
-        load=load,
-        payments={row["id"]: dict(row) for row in payments},
-        ledger=[dict(row) for row in ledger],
-        events={row["id"]: dict(row) for row in events},
-        deliveries={row["status"]: row["n"] for row in deliveries},
-        received=received_webhooks(record_file),
-        dead_letters=dead,
-        crashes=crashes,
-        database_outages=database_outages,
-    )
+# A completed payment that was then refunded, in part or in full.
+REFUNDED = ("partially_refunded", "refunded")
 
 
 def check(evidence: Evidence, *, planned: int, bound: timedelta) -> Findings:
@@ -103,6 +29,7 @@ def check(evidence: Evidence, *, planned: int, bound: timedelta) -> Findings:
         _webhooks_delivered,
         _dead_letters_explained,
         _no_crashes,
+        *refund_rules.RULES,
     ):
         findings.invariants.append(rule(evidence, findings.notes, planned=planned, bound=bound))
     return findings
@@ -144,16 +71,25 @@ def _terminal_within_bound(evidence: Evidence, notes: list[str], **context: Any)
 
 
 def _outcome_matches_card(evidence: Evidence, notes: list[str], **context: Any) -> Invariant:
-    rule = Invariant("final status and failureReason match the card")
+    rule = Invariant("final status and failureReason match the card (or the won cancel)")
     outcomes: Counter[str] = Counter()
+    cancelled = {
+        cancel.payment_id
+        for cancel in evidence.load.follow_ups.cancels
+        if cancel.answer == follow_up.CANCELLED
+    }
     for created in evidence.load.created:
         payment = evidence.payments.get(created.payment_id)
         if payment is None or payment["status"] not in TERMINAL:
             continue  # reported by the rules above
         rule.checked += 1
         expected = expected_for(created.card)
+        if created.payment_id in cancelled:
+            expected = Expected("cancelled")
         actual = (payment["status"], payment["failure_reason"])
         outcomes[f"{actual[0]}{'/' + actual[1] if actual[1] else ''}"] += 1
+        if actual[0] in REFUNDED:  # completed, then refunded (amounts: refund_rules)
+            actual = ("completed", actual[1])
         if actual != (expected.status, expected.failure_reason):
             rule.violations.append(
                 f"{created.payment_id} card {created.card}: {actual[0]}/{actual[1]}, expected "
@@ -237,12 +173,12 @@ def _failed_hold_nothing(evidence: Evidence, notes: list[str], **context: Any) -
 
 
 def _completed_captured(evidence: Evidence, notes: list[str], **context: Any) -> Invariant:
-    rule = Invariant("completed payments: authorized and captured once, not voided")
+    rule = Invariant("completed (and refunded) payments: authorized, captured once, not voided")
     authorizations = _approved(evidence, "authorize")
     captures = _approved(evidence, "capture")
     voided = _voided_references(evidence)
     for payment in evidence.payments.values():
-        if payment["status"] != "completed":
+        if payment["status"] not in ("completed", *REFUNDED):
             continue
         rule.checked += 1
         pid = payment["id"]
@@ -284,6 +220,15 @@ def _webhooks_delivered(evidence: Evidence, notes: list[str], **context: Any) ->
     failed = evidence.deliveries.get("failed", 0)
     if failed:
         rule.violations.append(f"{failed} deliveries ended failed")
+    refund_events = Counter(
+        event["event_type"]
+        for event_id, event in evidence.events.items()
+        if str(event["event_type"]).startswith("refund.") and event_id in times
+    )
+    notes.append(
+        "refund events received: "
+        + (", ".join(f"{name} {n}" for name, n in sorted(refund_events.items())) or "none")
+    )
     repeated = sum(1 for count in times.values() if count > 1)
     notes.append(
         f"webhooks accepted: {len(evidence.received)} for {len(times)} events "

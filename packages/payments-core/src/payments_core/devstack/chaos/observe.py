@@ -31,6 +31,7 @@ class Snapshot:
     pending_deliveries: int
     events: int
     received: int
+    refunds_pending: int = 0
 
     @property
     def unfinished(self) -> int:
@@ -40,6 +41,7 @@ class Snapshot:
         statuses = " ".join(f"{status} {count}" for status, count in sorted(self.statuses.items()))
         return (
             f"payments: {statuses or 'none'} | outbox unpublished {self.unpublished} | "
+            f"refunds pending {self.refunds_pending} | "
             f"webhooks pending {self.pending_deliveries}, received {self.received} "
             f"for {self.events} events"
         )
@@ -51,13 +53,15 @@ async def snapshot(database_url: str, record_file: Path) -> Snapshot:
         database_url,
         "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL),"
         " (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),"
-        " (SELECT count(*) FROM outbox)",
+        " (SELECT count(*) FROM outbox),"
+        " (SELECT count(*) FROM refunds WHERE status = 'pending')",
     )
     return Snapshot(
         statuses={row[0]: row[1] for row in statuses},
         unpublished=counts[0],
         pending_deliveries=counts[1],
         events=counts[2],
+        refunds_pending=counts[3],
         received=len({entry["webhookId"] for entry in received_webhooks(record_file)}),
     )
 

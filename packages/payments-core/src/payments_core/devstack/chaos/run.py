@@ -239,6 +239,7 @@ def _settle(
 def _settled(look: Snapshot) -> bool:
     return (
         look.unfinished == 0
+        and look.refunds_pending == 0
         and look.unpublished == 0
         and look.pending_deliveries == 0
         and look.received >= look.events
