@@ -87,7 +87,8 @@ class Merchant:
         rng: random.Random,
         on_created: Callable[[int], None] = lambda _: None,
     ) -> LoadResult:
-        """`count` payments, one every 1/per_second s; each retried on its own until accepted."""
+        """`count` payments, one every 1/per_second s; each retried on its own until accepted,
+        then followed by its cancel or refunds (`follow_up`)."""
         result = LoadResult()
         started = time.monotonic()
         async with self.client() as client:

@@ -177,7 +177,10 @@ def _drive(
     if merchant.result is None:
         raise DevstackError(f"the merchant failed: {merchant.error!r}")
     load_seconds = time.monotonic() - began
-    progress(f"all payments sent in {load_seconds:.0f} s; {rounds} round(s) of faults; settling")
+    progress(
+        f"all payments, cancels and refunds sent in {load_seconds:.0f} s; "
+        f"{rounds} round(s) of faults; settling"
+    )
     _settle(stack, injector, plan, progress)
     dead = dead_letters(stack.moto.endpoint_url, stack.service_env["AWS_REGION"])
     evidence = asyncio.run(
@@ -193,7 +196,8 @@ def _drive(
     findings = check(evidence, planned=plan.payments, bound=timedelta(seconds=plan.bound_seconds))
     findings.notes.insert(
         0,
-        f"payments sent in {load_seconds:.0f} s, whole run {progress.elapsed:.0f} s; "
+        f"payments, cancels and refunds sent in {load_seconds:.0f} s, "
+        f"whole run {progress.elapsed:.0f} s; "
         f"faults injected: {len(injector.log.injected)}",
     )
     for name, took in injector.log.injected:
