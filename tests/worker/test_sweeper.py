@@ -1,4 +1,4 @@
-"""The sweeper starts the workflow of a payment left pending, exactly once."""
+"""The sweeper starts the workflow of a payment or a refund left pending, exactly once."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,12 +10,23 @@ from temporalio.client import Client
 from payments_core.db.session import transaction
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.payments.models import Payment
+from payments_core.refunds.models import Refund
 from payments_core.temporal import names
 from payments_worker.activities import PaymentActivities
-from payments_worker.payloads import PaymentOutcome
-from payments_worker.sweeper import PendingPaymentSweeper
+from payments_worker.payloads import PaymentOutcome, RefundOutcome
+from payments_worker.sweeper import PendingWorkSweeper
 from payments_worker.worker import build_worker
-from tests.worker.support import SUCCEEDING_CARDS, Sessions, card_payment, payment_row, result_of
+from tests.worker.support import (
+    SUCCEEDING_CARDS,
+    Sessions,
+    card_payment,
+    create_refund,
+    ledger,
+    payment_row,
+    refund_row,
+    result_of,
+    run_payment,
+)
 
 # Payments of this test are moved back to 2001; the sweeper looks only at those, so pending
 # payments other tests leave behind (created now) are not its business.
@@ -38,8 +49,8 @@ async def old_pending_payment(
 
 def sweeper(
     sessions: Sessions, client: Client, task_queue: str, batch: int = 100
-) -> PendingPaymentSweeper:
-    return PendingPaymentSweeper(
+) -> PendingWorkSweeper:
+    return PendingWorkSweeper(
         sessions,
         client,
         task_queue,
@@ -99,3 +110,39 @@ async def test_sweeper_pages_through_pending_payments(
                 names.payment_workflow_id(payment_id), result_type=PaymentOutcome
             )
             assert await result_of(handle) == PaymentOutcome("completed")
+
+
+async def test_sweeper_starts_an_old_pending_refund_once(
+    sessions: Sessions,
+    sandbox: SandboxConnector,
+    client: Client,
+    task_queue: str,
+    activities: PaymentActivities,
+    merchant_id: uuid.UUID,
+) -> None:
+    # A completed payment whose refund.created event never reached the processor (a DLQ, say):
+    # the refund row exists, pending, and no workflow was started for it.
+    payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+    async with build_worker(client, task_queue, activities):
+        assert await run_payment(client, task_queue, payment_id) == PaymentOutcome("completed")
+    refund_id = await create_refund(sessions, merchant_id, payment_id, amount=3_000)
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(Refund).where(col(Refund.id) == uuid.UUID(refund_id)).values(created_at=LONG_AGO)
+        )
+    sweep = sweeper(sessions, client, task_queue)
+
+    first = await sweep.sweep_once()
+    second = await sweep.sweep_once()
+
+    # Other tests' payments moved to 2001 may be found too; the refund's workflow must exist.
+    assert first.started >= 1
+    assert second.started == 0
+    handle = client.get_workflow_handle(
+        names.refund_workflow_id(refund_id), result_type=RefundOutcome
+    )
+    async with build_worker(client, task_queue, activities):
+        assert await result_of(handle) == RefundOutcome("succeeded")
+    assert (await refund_row(sessions, refund_id)).status == "succeeded"
+    assert (await ledger(sessions, payment_id)).count(("refund", "approved")) == 1
+    assert (await sweep.sweep_once()).found == 0

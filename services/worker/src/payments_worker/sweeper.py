@@ -1,13 +1,14 @@
-"""Drives payments that were left `pending`: their event was lost, or Temporal was away.
+"""Drives payments and refunds left `pending`: their event was lost, or Temporal was away.
 
-Every interval, payments still pending and older than `pending_after` get their workflow started
-with the id `payment-<id>`, which is the whole of the idempotency: a workflow that is running or
-has ever run under that id is never started again (REJECT_DUPLICATE, and FAIL on a running one),
-so a sweep racing the processor, another worker's sweeper or itself starts nothing twice.
+Every interval, payments and refunds still pending and older than `pending_after` get their
+workflow started with the id `payment-<id>` or `refund-<id>`, which is the whole of the
+idempotency: a workflow that is running or has ever run under that id is never started again
+(REJECT_DUPLICATE, and FAIL on a running one), so a sweep racing the processor, another worker's
+sweeper or itself starts nothing twice.
 
-A round takes at most `batch_size` payments, oldest first, and resumes after the last one it
-saw, so a few payments that stay pending for good (a workflow stuck elsewhere) cannot hide the
-ones behind them; it starts over from the oldest when it reaches the end.
+A round takes at most `batch_size` of each, oldest first, and resumes after the last one it saw,
+so a few that stay pending for good (a workflow stuck elsewhere) cannot hide the ones behind
+them; it starts over from the oldest when it reaches the end.
 """
 
 import asyncio
@@ -22,8 +23,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from payments_core.payments import repository as payments
+from payments_core.refunds import repository as refunds
 from payments_core.temporal import names
-from payments_core.temporal.inputs import PaymentWorkflowInput
+from payments_core.temporal.inputs import PaymentWorkflowInput, RefundWorkflowInput
 
 log = structlog.get_logger()
 
@@ -36,7 +38,7 @@ class SweepResult:
     started: int
 
 
-class PendingPaymentSweeper:
+class PendingWorkSweeper:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
@@ -54,6 +56,7 @@ class PendingPaymentSweeper:
         self._interval = interval
         self._batch_size = batch_size
         self._cursor: tuple[datetime, uuid.UUID] | None = None
+        self._refund_cursor: tuple[datetime, uuid.UUID] | None = None
 
     async def run(self) -> None:
         """Sweep forever; a failed round is logged and the next one tries again."""
@@ -69,20 +72,38 @@ class PendingPaymentSweeper:
     async def sweep_once(self) -> SweepResult:
         cutoff = datetime.now(UTC) - self._pending_after
         async with self._sessions() as session:
-            rows = await payments.pending_before(session, cutoff, self._cursor, self._batch_size)
+            payment_rows = await payments.pending_before(
+                session, cutoff, self._cursor, self._batch_size
+            )
+            refund_rows = await refunds.pending_before(
+                session, cutoff, self._refund_cursor, self._batch_size
+            )
         # A short page means the end was reached: the next round starts from the oldest again.
-        self._cursor = rows[-1] if len(rows) == self._batch_size else None
+        self._cursor = payment_rows[-1] if len(payment_rows) == self._batch_size else None
+        self._refund_cursor = refund_rows[-1][:2] if len(refund_rows) == self._batch_size else None
         started = 0
-        for _, payment_id in rows:
-            started += await self._start(str(payment_id))
-        return SweepResult(found=len(rows), started=started)
+        for _, payment_id in payment_rows:
+            started += await self._start(
+                names.PAYMENT_WORKFLOW,
+                PaymentWorkflowInput(str(payment_id)),
+                names.payment_workflow_id(str(payment_id)),
+            )
+        for _, refund_id, payment_id in refund_rows:
+            started += await self._start(
+                names.REFUND_WORKFLOW,
+                RefundWorkflowInput(refund_id=str(refund_id), payment_id=str(payment_id)),
+                names.refund_workflow_id(str(refund_id)),
+            )
+        return SweepResult(found=len(payment_rows) + len(refund_rows), started=started)
 
-    async def _start(self, payment_id: str) -> int:
+    async def _start(
+        self, workflow: str, argument: PaymentWorkflowInput | RefundWorkflowInput, workflow_id: str
+    ) -> int:
         try:
             await self._client.start_workflow(
-                names.PAYMENT_WORKFLOW,
-                PaymentWorkflowInput(payment_id),
-                id=names.payment_workflow_id(payment_id),
+                workflow,
+                argument,
+                id=workflow_id,
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -90,5 +111,5 @@ class PendingPaymentSweeper:
             )
         except WorkflowAlreadyStartedError:
             return 0
-        log.info("worker.sweeper_started_workflow", payment_id=payment_id)
+        log.info("worker.sweeper_started_workflow", workflow_id=workflow_id)
         return 1

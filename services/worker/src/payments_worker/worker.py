@@ -29,7 +29,7 @@ from payments_worker import policies
 from payments_worker.activities import PaymentActivities
 from payments_worker.health import HealthServer
 from payments_worker.log_context import ActivityLogContext
-from payments_worker.sweeper import PendingPaymentSweeper
+from payments_worker.sweeper import PendingWorkSweeper
 from payments_worker.workflows import PaymentProcessingWorkflow, RefundWorkflow
 
 log = structlog.get_logger()
@@ -122,12 +122,12 @@ async def run(settings: WorkerSettings) -> int:
 
 def _sweeper(
     settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession], client: Client
-) -> PendingPaymentSweeper | None:
+) -> PendingWorkSweeper | None:
     if not settings.enable_temporal_workflows:
         # Payments are not driven by workflows in this deployment: starting any would be wrong.
         log.info("worker.sweeper_disabled", reason="ENABLE_TEMPORAL_WORKFLOWS=false")
         return None
-    return PendingPaymentSweeper(
+    return PendingWorkSweeper(
         sessions,
         client,
         settings.temporal_task_queue,
@@ -138,7 +138,7 @@ def _sweeper(
 
 async def _serve(
     worker: Worker,
-    sweeper: PendingPaymentSweeper | None,
+    sweeper: PendingWorkSweeper | None,
     health: HealthServer,
     settings: WorkerSettings,
 ) -> int:

@@ -18,6 +18,10 @@ class Refund(SQLModel, table=True):
         CheckConstraint("amount > 0", name="ck_refunds_amount_positive"),
         CheckConstraint(f"status IN ({_STATUSES})", name="ck_refunds_status"),
         Index("ix_refunds_payment_created", "payment_id", text("created_at DESC"), "id"),
+        # The sweeper looks for refunds left pending.
+        Index(
+            "ix_refunds_pending_created", "created_at", postgresql_where=text("status = 'pending'")
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -1,8 +1,9 @@
 """SQL for refunds; reads are scoped to the owning merchant."""
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -48,3 +49,25 @@ async def list_for_payment(
     )
     statement = paginate_newest_first(owned, Refund, page)
     return page_from_rows(list((await session.execute(statement)).scalars()), page)
+
+
+async def pending_before(
+    session: AsyncSession,
+    cutoff: datetime,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[datetime, uuid.UUID, uuid.UUID]]:
+    """(created_at, id, payment_id) of pending refunds created before `cutoff`, oldest first.
+
+    The status is a literal, as in payments.repository.pending_before, so PostgreSQL can use the
+    partial index ix_refunds_pending_created."""
+    statement = (
+        select(col(Refund.created_at), col(Refund.id), col(Refund.payment_id))
+        .where(text("refunds.status = 'pending'"), col(Refund.created_at) < cutoff)
+        .order_by(col(Refund.created_at), col(Refund.id))
+        .limit(limit)
+    )
+    if after is not None:
+        statement = statement.where(tuple_(col(Refund.created_at), col(Refund.id)) > after)
+    rows = await session.execute(statement)
+    return [(created_at, refund_id, payment_id) for created_at, refund_id, payment_id in rows.all()]
