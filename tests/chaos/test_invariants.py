@@ -210,3 +210,35 @@ def test_processing_error_during_a_database_outage_is_not_excused() -> None:
         ]
     }
     assert any("PostgreSQL outages: 1; payments in flight then: 2" in n for n in findings.notes)
+
+
+def refund_row(rid: str, status: str) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "payment_id": "p1",
+        "amount": 10,
+        "status": status,
+        "failure_reason": None,
+        "created_at": T0,
+        "updated_at": T0,
+    }
+
+
+def test_a_dead_lettered_refund_event_is_explained_only_by_a_finished_refund() -> None:
+    def dead_refund_event(message_id: str, refund_id: str) -> DeadLetter:
+        body = {"refund": {"id": refund_id, "paymentId": "p1"}}
+        return DeadLetter(
+            "payment-processing-queue",
+            message_id,
+            {"id": message_id, "type": "refund.created", "data": body},
+        )
+
+    refunds = {"r1": refund_row("r1", "succeeded"), "r2": refund_row("r2", "pending")}
+    dead = [dead_refund_event("m1", "r1"), dead_refund_event("m2", "r2")]
+    findings = checked(clean_evidence(dead_letters=dead, refunds=refunds))
+
+    rule = next(r for r in findings.invariants if r.name.startswith("dead-letter queues"))
+    assert rule.violations == [
+        "payment-processing-queue-dlq m2 refund.created m2: refund r2 still pending"
+    ]
+    assert any("refund r1 succeeded (sweeper)" in note for note in findings.notes)

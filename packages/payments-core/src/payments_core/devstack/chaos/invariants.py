@@ -247,8 +247,16 @@ def _dead_letters_explained(evidence: Evidence, notes: list[str], **context: Any
         payment = data.get("payment") if isinstance(data, dict) else None
         payment_id = str(payment.get("id")) if isinstance(payment, dict) else ""
         status = evidence.payments.get(payment_id, {}).get("status")
+        refund = data.get("refund") if isinstance(data, dict) else None
+        refund_id = str(refund.get("id")) if isinstance(refund, dict) else ""
+        refund_status = evidence.refunds.get(refund_id, {}).get("status")
         what = f"{dead.queue}-dlq {dead.message_id} {dead.event.get('type')} {event_id}"
-        if dead.queue == "payment-processing-queue" and status in TERMINAL:
+        if dead.queue == "payment-processing-queue" and refund_id:
+            if refund_status in ("succeeded", "failed"):
+                notes.append(f"explained: {what}: refund {refund_id} {refund_status} (sweeper)")
+            else:
+                rule.violations.append(f"{what}: refund {refund_id} still {refund_status}")
+        elif dead.queue == "payment-processing-queue" and status in TERMINAL:
             notes.append(f"explained: {what}: payment {payment_id} {status} (sweeper)")
         elif dead.queue == "payment-webhook-queue" and event_id in received:
             notes.append(f"explained: {what}: delivered anyway")
