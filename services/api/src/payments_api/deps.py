@@ -12,10 +12,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments_api.state import ApiState
-from payments_core.api_keys.models import ApiKey
-from payments_core.api_keys.service import authenticate
+from payments_core.api_keys.repository import ActiveKey
+from payments_core.api_keys.service import authenticate_key
+from payments_core.db.driver import driver_connection
 from payments_core.errors import AuthenticationFailed, NotFound
-from payments_core.merchants.models import Merchant
 from payments_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
 
 _api_key_header = APIKeyHeader(
@@ -46,16 +46,17 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 @dataclass(frozen=True, slots=True)
 class MerchantPrincipal:
-    merchant: Merchant
-    api_key: ApiKey
+    """The caller: its merchant's id and the key it presented (load the merchant if needed)."""
+
+    api_key: ActiveKey
 
     @property
     def id(self) -> uuid.UUID:
-        return self.merchant.id
+        return self.api_key.merchant_id
 
 
 async def current_merchant(
-    session: SessionDep,
+    state: StateDep,
     api_key: Annotated[str | None, Security(_api_key_header)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> MerchantPrincipal:
@@ -64,9 +65,12 @@ async def current_merchant(
         raise AuthenticationFailed(
             "no API key provided: send X-API-Key or Authorization: Bearer", code="missing_api_key"
         )
-    key, merchant = await authenticate(session, presented)
-    structlog.contextvars.bind_contextvars(merchant_id=str(merchant.id))
-    return MerchantPrincipal(merchant, key)
+    # Its own pooled connection, returned before the route runs: the route's session (or
+    # connection) is then the only one the request holds (db/driver.py, pool discipline).
+    async with driver_connection(state.engine) as connection:
+        key = await authenticate_key(connection, presented)
+    structlog.contextvars.bind_contextvars(merchant_id=str(key.merchant_id))
+    return MerchantPrincipal(key)
 
 
 CurrentMerchant = Annotated[MerchantPrincipal, Depends(current_merchant)]

@@ -49,7 +49,7 @@ async def run_idempotent(
         return JSONResponse(body, status_code)
 
     method, path = request.method, request.url.path
-    fingerprint = idempotency.fingerprint(_json_or_none(await request.body()))
+    fingerprint = idempotency.fingerprint(json_or_none(await request.body()))
     # The claim commits on its own, before the work, so a concurrent duplicate sees the lock at
     # once. It commits in the request's session (ending the read-only transaction that
     # authenticated the caller): a request that took a second pooled connection while holding
@@ -66,7 +66,7 @@ async def run_idempotent(
         )
     try:
         status_code, body = await work()
-        stored_response = StoredResponse(status_code, _without_secrets(body))
+        stored_response = StoredResponse(status_code, without_secrets(body))
         await idempotency.store(session, merchant_id, key, stored_response)
         await session.commit()
         return JSONResponse(body, status_code)
@@ -93,7 +93,7 @@ async def _release(state: ApiState, merchant_id: uuid.UUID | None, key: str) -> 
         await idempotency.release(session, merchant_id, key)
 
 
-def _without_secrets(body: dict[str, Any]) -> dict[str, Any]:
+def without_secrets(body: dict[str, Any]) -> dict[str, Any]:
     data = body.get("data")
     if not isinstance(data, dict) or not SHOWN_ONCE_FIELDS & data.keys():
         return body
@@ -104,7 +104,7 @@ def _without_secrets(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "data": redacted}
 
 
-def _json_or_none(raw: bytes) -> Any:
+def json_or_none(raw: bytes) -> Any:
     try:
         return json.loads(raw) if raw else None
     except ValueError:

@@ -1,6 +1,7 @@
 """SQL for API keys."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
@@ -8,7 +9,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments_core.api_keys.models import ApiKey
+from payments_core.db.driver import DriverConnection, fetchrow
 from payments_core.merchants.models import Merchant
+
+# Every authenticated request runs it: plain SQL on the driver connection (db/driver.py).
+_FIND_ACTIVE_KEY = """
+    SELECT k.id, k.merchant_id, k.mode
+    FROM api_keys AS k JOIN merchants AS m ON m.id = k.merchant_id
+    WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND m.is_active
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveKey:
+    """An unrevoked key of an active merchant, as read at this moment (never cached)."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    mode: str
 
 
 async def find_active(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Merchant] | None:
@@ -23,6 +41,11 @@ async def find_active(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Mer
     )
     row = (await session.execute(statement)).first()
     return (row[0], row[1]) if row else None
+
+
+async def find_active_key(connection: DriverConnection, key_hash: str) -> ActiveKey | None:
+    row = await fetchrow(connection, _FIND_ACTIVE_KEY, key_hash)
+    return ActiveKey(row["id"], row["merchant_id"], row["mode"]) if row is not None else None
 
 
 async def revoke(session: AsyncSession, merchant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:

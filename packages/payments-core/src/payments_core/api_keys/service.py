@@ -6,7 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments_core.api_keys import repository
 from payments_core.api_keys.models import ApiKey
+from payments_core.api_keys.repository import ActiveKey
 from payments_core.api_keys.secrets import generate_key, hash_key, looks_like_key
+from payments_core.db.driver import DriverConnection
 from payments_core.errors import AuthenticationFailed, NotFound
 from payments_core.merchants.models import Merchant
 
@@ -31,6 +33,17 @@ async def authenticate(session: AsyncSession, presented: str) -> tuple[ApiKey, M
     if not looks_like_key(presented):
         raise AuthenticationFailed("invalid API key provided", code="invalid_api_key")
     found = await repository.find_active(session, hash_key(presented))
+    if found is None:
+        raise AuthenticationFailed("invalid API key provided", code="invalid_api_key")
+    return found
+
+
+async def authenticate_key(connection: DriverConnection, presented: str) -> ActiveKey:
+    """What the API runs on every request: one indexed read, nothing hydrated, nothing cached
+    (a revoked key is refused from the next request on)."""
+    if not looks_like_key(presented):
+        raise AuthenticationFailed("invalid API key provided", code="invalid_api_key")
+    found = await repository.find_active_key(connection, hash_key(presented))
     if found is None:
         raise AuthenticationFailed("invalid API key provided", code="invalid_api_key")
     return found

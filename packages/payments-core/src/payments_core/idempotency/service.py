@@ -75,19 +75,59 @@ async def claim(
             .with_for_update()
         )
     ).scalar_one()
-    if (record.method, record.path, record.fingerprint) != (method, path, body_fingerprint):
+    stored = decide_on_existing(
+        ExistingClaim(
+            record.method,
+            record.path,
+            record.fingerprint,
+            record.locked_at,
+            record.response_status,
+            record.response_body,
+        ),
+        key,
+        method,
+        path,
+        body_fingerprint,
+        now,
+    )
+    if stored is None:
+        record.locked_at = now  # the previous holder died: take the key over
+    return stored
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingClaim:
+    """A key's row as found by a request that could not insert it."""
+
+    method: str
+    path: str
+    fingerprint: str
+    locked_at: datetime | None
+    response_status: int | None
+    response_body: dict[str, Any] | None
+
+
+def decide_on_existing(
+    existing: ExistingClaim,
+    key: str,
+    method: str,
+    path: str,
+    body_fingerprint: str,
+    now: datetime,
+) -> StoredResponse | None:
+    """Replay a finished response, refuse (reused, in use), or None: the holder died, take over."""
+    if (existing.method, existing.path, existing.fingerprint) != (method, path, body_fingerprint):
         raise IdempotencyKeyReused(
             f"idempotency key {key} was already used with a different request",
             param="Idempotency-Key",
         )
-    if record.response_status is not None and record.response_body is not None:
-        return StoredResponse(record.response_status, record.response_body)
-    if record.locked_at is not None and now - record.locked_at < LOCK_TIMEOUT:
+    if existing.response_status is not None and existing.response_body is not None:
+        return StoredResponse(existing.response_status, existing.response_body)
+    if existing.locked_at is not None and now - existing.locked_at < LOCK_TIMEOUT:
         raise IdempotencyKeyInUse(
             f"a request with idempotency key {key} is still in progress; retry later",
             param="Idempotency-Key",
         )
-    record.locked_at = now  # the previous holder died: take the key over
     return None
 
 

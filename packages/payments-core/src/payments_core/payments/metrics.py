@@ -1,5 +1,6 @@
 """Counting (and logging) payments and refunds as their status changes, once it is committed."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -25,11 +26,30 @@ LIFECYCLE_ENDS = frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED, Payme
 
 def count_payment(session: AsyncSession, payment: Payment) -> None:
     """Count the status `payment` just entered (values read now: the row may expire later)."""
-    status, currency, payment_id = payment.status, payment.currency, str(payment.id)
-    reason = code_label(payment.failure_reason) if status == PaymentStatus.FAILED else NONE
+    after_commit(
+        session,
+        payment_status_recorder(
+            str(payment.id),
+            payment.status,
+            payment.currency,
+            payment.failure_reason,
+            payment.created_at,
+        ),
+    )
+
+
+def payment_status_recorder(
+    payment_id: str,
+    status: str,
+    currency: str,
+    failure_reason: str | None,
+    created_at: datetime | None,
+) -> Callable[[], None]:
+    """What counts (and logs) a payment's new status: to call once its change has committed."""
+    reason = code_label(failure_reason) if status == PaymentStatus.FAILED else NONE
     lifecycle = None
-    if status in LIFECYCLE_ENDS and payment.created_at is not None:
-        lifecycle = max((datetime.now(UTC) - payment.created_at).total_seconds(), 0.0)
+    if status in LIFECYCLE_ENDS and created_at is not None:
+        lifecycle = max((datetime.now(UTC) - created_at).total_seconds(), 0.0)
 
     def record() -> None:
         PAYMENT_TRANSITIONS.labels(status=status, currency=currency, failure_reason=reason).inc()
@@ -43,7 +63,7 @@ def count_payment(session: AsyncSession, payment: Payment) -> None:
             lifecycle_seconds=round(lifecycle, 3) if lifecycle is not None else None,
         )
 
-    after_commit(session, record)
+    return record
 
 
 def count_refund(session: AsyncSession, refund: Refund) -> None:

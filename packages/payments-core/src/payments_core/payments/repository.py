@@ -1,16 +1,81 @@
 """SQL for payments; every read is scoped to the owning merchant."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from payments_core.db.driver import DriverConnection, fetchrow
 from payments_core.db.queries import paginate_newest_first
 from payments_core.pagination import Page, PageRequest, page_from_rows
 from payments_core.payments.models import Payment
 from payments_core.payments.schemas import PaymentFilters
+
+# One statement (so one implicit transaction, no BEGIN/COMMIT round trips): the payment, only if
+# the payment method is the merchant's and active, and its outbox row (whose trigger NOTIFYs the
+# relay), only if the payment was inserted. Runs on every create-payment (db/driver.py).
+_INSERT_WITH_EVENT = """
+    WITH method AS (
+        SELECT id FROM payment_methods WHERE id = $3 AND merchant_id = $2 AND is_active
+    ), payment AS (
+        INSERT INTO payments (id, merchant_id, payment_method_id, reference, merchant_reference,
+                              amount, currency, status, description, metadata, amount_refunded,
+                              created_at, updated_at)
+        SELECT $1, $2, method.id, $4, $5, $6, $7, $8, $9, $10::jsonb, 0, $11, $11 FROM method
+        RETURNING id
+    ), event AS (
+        INSERT INTO outbox (id, event_type, merchant_id, payload, traceparent, created_at,
+                            available_at, attempts)
+        SELECT $12, $13, $2, $14::jsonb, $15, $16, $16, 0 FROM payment
+    )
+    SELECT count(*) AS inserted FROM payment
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    """A pending payment's columns, all decided before the insert (so the response and the
+    event can be built without reading the row back)."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    payment_method_id: uuid.UUID
+    reference: str
+    merchant_reference: str | None
+    amount: int
+    currency: str
+    status: str
+    description: str | None
+    metadata_json: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    id: str
+    type: str
+    payload_json: str
+    traceparent: str | None
+    created_at: datetime
+
+
+async def insert_with_event(
+    connection: DriverConnection, payment: NewPayment, event: NewEvent
+) -> bool:
+    """Insert both, or neither when the payment method is not the merchant's active one.
+    A taken merchant reference raises asyncpg's UniqueViolationError."""
+    row = await fetchrow(
+        connection,
+        _INSERT_WITH_EVENT,
+        payment.id, payment.merchant_id, payment.payment_method_id, payment.reference,
+        payment.merchant_reference, payment.amount, payment.currency, payment.status,
+        payment.description, payment.metadata_json, payment.created_at,
+        event.id, event.type, event.payload_json, event.traceparent, event.created_at,
+    )  # fmt: skip
+    return row is not None and row["inserted"] == 1
 
 
 async def get_owned(

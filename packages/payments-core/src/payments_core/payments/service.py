@@ -1,30 +1,41 @@
-"""Creating and reading payments. Creation writes the payment and its event in one transaction."""
+"""Creating and reading payments. Creation writes the payment and its event in one statement."""
 
+import json
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any, NoReturn
 
-from sqlalchemy.exc import IntegrityError
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments_core.db.columns import utcnow
+from payments_core.db.driver import DriverConnection
 from payments_core.errors import AlreadyExists, InvalidRequest, NotFound
 from payments_core.events.envelope import Event, EventType
 from payments_core.money import DEFAULT_CURRENCY
-from payments_core.outbox.writer import add_event
 from payments_core.payment_methods import repository as payment_methods
 from payments_core.payments import repository
-from payments_core.payments.metrics import count_payment
+from payments_core.payments.metrics import payment_status_recorder
 from payments_core.payments.models import Payment
 from payments_core.payments.references import new_reference
 from payments_core.payments.schemas import PaymentCreate, PaymentOut
+from payments_core.payments.status import PaymentStatus
+from payments_core.telemetry.tracing import current_traceparent
+
+MERCHANT_REFERENCE_CONSTRAINT = "uq_payments_merchant_reference"
 
 
 async def create(
-    session: AsyncSession,
+    connection: DriverConnection,
     merchant_id: uuid.UUID,
     request: PaymentCreate,
     *,
     supported_currencies: Collection[str],
-) -> Payment:
+    on_commit: list[Callable[[], None]],
+) -> dict[str, Any]:
+    """Write a pending payment and its `payment.initiated` event in one statement (in the
+    caller's transaction, if any); return the payment as the API shows it. What to count once
+    it has committed is appended to `on_commit`."""
     currency = (request.currency or DEFAULT_CURRENCY).upper()
     if currency not in supported_currencies:
         raise InvalidRequest(
@@ -32,43 +43,78 @@ async def create(
             param="currency",
             code="currency_not_supported",
         )
-    method = await payment_methods.get_owned(session, merchant_id, request.payment_method_id)
-    if method is None:
-        raise NotFound(
-            f"no payment method with id {request.payment_method_id}", param="paymentMethodId"
-        )
-    if not method.is_active:
-        raise InvalidRequest(
-            f"payment method {method.id} is inactive",
-            param="paymentMethodId",
-            code="payment_method_inactive",
-        )
-    if request.reference and await repository.merchant_reference_taken(
-        session, merchant_id, request.reference
-    ):
-        raise _duplicate_reference(request.reference)
-
-    payment = Payment(
+    now = utcnow()
+    payment = PaymentOut(
+        id=uuid.uuid4(),
         merchant_id=merchant_id,
-        payment_method_id=method.id,
         reference=new_reference(),
         merchant_reference=request.reference,
         amount=request.amount,
         currency=currency,
+        status=PaymentStatus.PENDING.value,
         description=request.description,
-        metadata_=request.metadata,
+        metadata=request.metadata,
+        payment_method_id=request.payment_method_id,
+        failure_reason=None,
+        gateway_reference=None,
+        amount_refunded=0,
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
     )
-    session.add(payment)
+    data = payment.to_json()
+    event = Event.new(EventType.PAYMENT_INITIATED, merchant_id, {"payment": data})
     try:
-        await session.flush()
-    except IntegrityError:  # a concurrent request took the same merchant reference
-        raise _duplicate_reference(request.reference or "") from None
-    event = Event.new(
-        EventType.PAYMENT_INITIATED, merchant_id, {"payment": PaymentOut.of(payment).to_json()}
+        inserted = await repository.insert_with_event(
+            connection, _new_payment(payment), _new_event(event)
+        )
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == MERCHANT_REFERENCE_CONSTRAINT:
+            raise _duplicate_reference(request.reference or "") from None
+        raise
+    if not inserted:
+        await _refuse_payment_method(connection, merchant_id, request.payment_method_id)
+    on_commit.append(payment_status_recorder(str(payment.id), payment.status, currency, None, now))
+    return data
+
+
+def _new_payment(payment: PaymentOut) -> repository.NewPayment:
+    return repository.NewPayment(
+        id=payment.id,
+        merchant_id=payment.merchant_id,
+        payment_method_id=payment.payment_method_id,
+        reference=payment.reference,
+        merchant_reference=payment.merchant_reference,
+        amount=payment.amount,
+        currency=payment.currency,
+        status=payment.status,
+        description=payment.description,
+        metadata_json=json.dumps(payment.metadata),
+        created_at=payment.created_at,
     )
-    add_event(session, event)
-    count_payment(session, payment)
-    return payment
+
+
+def _new_event(event: Event) -> repository.NewEvent:
+    return repository.NewEvent(
+        id=event.id,
+        type=event.type.value,
+        payload_json=json.dumps(event.envelope()),
+        traceparent=current_traceparent(),
+        created_at=event.timestamp,
+    )
+
+
+async def _refuse_payment_method(
+    connection: DriverConnection, merchant_id: uuid.UUID, method_id: uuid.UUID
+) -> NoReturn:
+    active = await payment_methods.is_active(connection, merchant_id, method_id)
+    if active is None:
+        raise NotFound(f"no payment method with id {method_id}", param="paymentMethodId")
+    raise InvalidRequest(
+        f"payment method {method_id} is inactive",
+        param="paymentMethodId",
+        code="payment_method_inactive",
+    )
 
 
 async def get(session: AsyncSession, merchant_id: uuid.UUID, payment_id: uuid.UUID) -> Payment:

@@ -10,8 +10,10 @@ from payments_api.idempotent import IdempotencyKeyHeader, run_idempotent
 from payments_api.responses import Envelope, ListEnvelope, error_responses, page_body, success
 from payments_core.api_keys.schemas import ApiKeyOut, IssuedApiKeyOut
 from payments_core.api_keys.service import issue_key, revoke_key
+from payments_core.errors import AuthenticationFailed
 from payments_core.merchants import repository as merchants
 from payments_core.merchants import service as merchant_service
+from payments_core.merchants.models import Merchant
 from payments_core.merchants.schemas import MerchantCreate, MerchantOut, OnboardedMerchantOut
 
 router = APIRouter(tags=["merchants"])
@@ -68,8 +70,11 @@ async def list_merchants(_: Operator, session: SessionDep, page: PageDep) -> dic
     response_model=Envelope[MerchantOut],
     responses=error_responses(),
 )
-async def get_me(principal: CurrentMerchant) -> dict[str, Any]:
-    return success(MerchantOut.of(principal.merchant).to_json(), "Merchant retrieved successfully")
+async def get_me(principal: CurrentMerchant, session: SessionDep) -> dict[str, Any]:
+    merchant = await session.get(Merchant, principal.id)
+    if merchant is None:  # deleted since the key was checked
+        raise AuthenticationFailed("invalid API key provided", code="invalid_api_key")
+    return success(MerchantOut.of(merchant).to_json(), "Merchant retrieved successfully")
 
 
 @router.post(

@@ -6,11 +6,13 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BeforeValidator
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from payments_api.deps import CurrentMerchant, PageDep, SessionDep, StateDep, parse_id
 from payments_api.idempotent import IdempotencyKeyHeader, run_idempotent
+from payments_api.idempotent_direct import OnCommit, run_idempotent_direct
 from payments_api.responses import Envelope, ListEnvelope, error_responses, page_body, success
+from payments_core.db.driver import DriverConnection
 from payments_core.payments import repository as payments
 from payments_core.payments import service, transitions
 from payments_core.payments.schemas import PaymentCreate, PaymentFilters, PaymentOut
@@ -52,21 +54,21 @@ async def create_payment(
     request: Request,
     principal: CurrentMerchant,
     state: StateDep,
-    session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
-    async def work() -> tuple[int, dict[str, Any]]:
-        payment = await service.create(
-            session,
+) -> Response:
+    # The busiest route: on the driver connection, not a session (idempotent_direct.py).
+    async def work(connection: DriverConnection, on_commit: OnCommit) -> tuple[int, dict[str, Any]]:
+        data = await service.create(
+            connection,
             principal.id,
             body,
             supported_currencies=state.settings.supported_currencies,
+            on_commit=on_commit,
         )
-        structlog.contextvars.bind_contextvars(payment_id=str(payment.id))
-        data = PaymentOut.of(payment).to_json()
+        structlog.contextvars.bind_contextvars(payment_id=data["id"])
         return 201, success(data, "Payment initialized successfully", 201)
 
-    return await run_idempotent(request, state, session, principal.id, idempotency_key, work)
+    return await run_idempotent_direct(request, state, principal.id, idempotency_key, work)
 
 
 @router.get(
