@@ -2,9 +2,10 @@
 
 The same contract (CONTRACT.md §1, Stripe semantics) and the same steps as `idempotent.py`, in
 fewer round trips and without the ORM: the claim is one autocommitted insert (a concurrent
-duplicate sees it at once); the work and its stored response commit in one transaction; a
-business refusal is stored, a validation or server error releases the key. The request holds one
-pooled connection throughout, and no other.
+duplicate sees it at once); the work stores its response in the statement that commits it (for
+create-payment, one statement: three round trips in all, no BEGIN/COMMIT); a business refusal is
+stored, a validation or server error releases the key. The request holds one pooled connection
+throughout, and no other.
 """
 
 import json
@@ -21,10 +22,33 @@ from payments_api.state import ApiState
 from payments_core.db.driver import DriverConnection, driver_connection
 from payments_core.errors import PaymentsError
 from payments_core.idempotency import direct as idempotency
+from payments_core.idempotency.direct import ResponseToStore
 from payments_core.idempotency.service import StoredResponse, fingerprint
 
 OnCommit = list[Callable[[], None]]
-DirectWork = Callable[[DriverConnection, OnCommit], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+class Outcome:
+    """What the work hands back: its response (`respond`, which returns what its committing
+    statement must store on the key) and callbacks to run once it has committed (`on_commit`:
+    metrics, never counting what rolled back)."""
+
+    def __init__(self, merchant_id: uuid.UUID | None, key: str | None) -> None:
+        self._merchant_id, self._key = merchant_id, key
+        self.on_commit: OnCommit = []
+        self.status_code = 0  # none yet
+        self.encoded = ""
+
+    def respond(self, status_code: int, body: dict[str, Any]) -> ResponseToStore:
+        self.status_code, self.encoded = status_code, _encode(body)
+        kept = without_secrets(body)
+        stored = self.encoded if kept is body else _encode(kept)
+        return ResponseToStore(self._merchant_id, self._key, status_code, stored)
+
+
+# The work must store `outcome.respond(...)`'s value in the statement (or transaction) that
+# commits its change: a crash then leaves either both or neither.
+DirectWork = Callable[[DriverConnection, Outcome], Awaitable[None]]
 
 
 async def run_idempotent_direct(
@@ -34,16 +58,11 @@ async def run_idempotent_direct(
     key: str | None,
     work: DirectWork,
 ) -> Response:
-    """Do `work` in one transaction on a pooled driver connection; with a key, claim it first
-    and store the outcome with the work. Callbacks the work left in its `OnCommit` list run
-    only once the work has committed (metrics: never count what rolled back)."""
+    """Do `work` on a pooled driver connection; with a key, claim it first (committed at once,
+    so a concurrent duplicate sees it), and replay, refuse or release as the contract says."""
     async with driver_connection(state.engine) as connection:
         if key is None:
-            on_commit: OnCommit = []
-            async with connection.transaction():
-                status_code, body = await work(connection, on_commit)
-            _run(on_commit)
-            return _json_response(_encode(body), status_code)
+            return _answer(await _done(work, connection, Outcome(merchant_id, None)))
         return await _run_keyed(request, connection, merchant_id, key, work)
 
 
@@ -62,19 +81,8 @@ async def _run_keyed(
         return JSONResponse(
             stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
         )
-    on_commit: OnCommit = []
     try:
-        async with connection.transaction():
-            status_code, body = await work(connection, on_commit)
-            encoded = _encode(body)
-            kept = without_secrets(body)
-            await idempotency.store(
-                connection,
-                merchant_id,
-                key,
-                StoredResponse(status_code, kept),
-                body_json=encoded if kept is body else None,
-            )
+        outcome = await _done(work, connection, Outcome(merchant_id, key))
     except PaymentsError as error:
         if error.status_code == 400 or error.status_code >= 500:
             await idempotency.release(connection, merchant_id, key)
@@ -88,19 +96,22 @@ async def _run_keyed(
     except BaseException:
         await idempotency.release(connection, merchant_id, key)
         raise
-    _run(on_commit)
-    return _json_response(encoded, status_code)
+    return _answer(outcome)
+
+
+async def _done(work: DirectWork, connection: DriverConnection, outcome: Outcome) -> Outcome:
+    await work(connection, outcome)
+    if not outcome.status_code:
+        raise RuntimeError("the work ended without a response (Outcome.respond)")
+    for callback in outcome.on_commit:
+        callback()
+    return outcome
+
+
+def _answer(outcome: Outcome) -> Response:
+    return Response(outcome.encoded.encode(), outcome.status_code, media_type="application/json")
 
 
 def _encode(body: dict[str, Any]) -> str:
     """As Starlette's JSONResponse renders, once: the response and the stored copy share it."""
     return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def _json_response(encoded: str, status_code: int) -> Response:
-    return Response(encoded.encode(), status_code, media_type="application/json")
-
-
-def _run(callbacks: OnCommit) -> None:
-    for callback in callbacks:
-        callback()

@@ -8,6 +8,7 @@ to run in the transaction (or statement) that commits the work.
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from payments_core.db.driver import DriverConnection, execute, fetchrow
@@ -39,6 +40,17 @@ _RELEASE = """
     DELETE FROM idempotency_keys
     WHERE merchant_id IS NOT DISTINCT FROM $1 AND key = $2 AND response_status IS NULL
 """
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseToStore:
+    """A request's final response, for the statement that commits its work to store on its key
+    (`STORE_IN_STATEMENT`). No key: nothing to store (the statement's update matches no row)."""
+
+    merchant_id: uuid.UUID | None
+    key: str | None
+    status_code: int
+    body_json: str
 
 
 async def claim(

@@ -6,5 +6,11 @@ import secrets
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_LENGTH = 16
+
+
 def new_reference() -> str:
-    return "PAY-" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    # 80 random bits, five per character (the alphabet has 32): one call to the system's
+    # generator instead of sixteen `secrets.choice` (1.5% of create-payment's CPU).
+    bits = secrets.randbits(5 * _LENGTH)
+    return "PAY-" + "".join(_ALPHABET[(bits >> (5 * i)) & 31] for i in range(_LENGTH))

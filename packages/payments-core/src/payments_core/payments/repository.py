@@ -10,13 +10,15 @@ from sqlmodel import col
 
 from payments_core.db.driver import DriverConnection, fetchrow
 from payments_core.db.queries import paginate_newest_first
+from payments_core.idempotency.direct import ResponseToStore
 from payments_core.pagination import Page, PageRequest, page_from_rows
 from payments_core.payments.models import Payment
 from payments_core.payments.schemas import PaymentFilters
 
-# One statement (so one implicit transaction, no BEGIN/COMMIT round trips): the payment, only if
-# the payment method is the merchant's and active, and its outbox row (whose trigger NOTIFYs the
-# relay), only if the payment was inserted. Runs on every create-payment (db/driver.py).
+# One statement (so one implicit transaction, no BEGIN/COMMIT round trips), run on every
+# create-payment (db/driver.py): the payment, only if the payment method is the merchant's active
+# one; its outbox row (whose trigger NOTIFYs the relay) and the request's response on its
+# Idempotency-Key (none without a key), only if the payment was inserted.
 _INSERT_WITH_EVENT = """
     WITH method AS (
         SELECT id FROM payment_methods WHERE id = $3 AND merchant_id = $2 AND is_active
@@ -30,6 +32,10 @@ _INSERT_WITH_EVENT = """
         INSERT INTO outbox (id, event_type, merchant_id, payload, traceparent, created_at,
                             available_at, attempts)
         SELECT $12, $13, $2, $14::jsonb, $15, $16, $16, 0 FROM payment
+    ), stored AS (
+        UPDATE idempotency_keys
+        SET response_status = $19, response_body = $20::jsonb, locked_at = NULL
+        WHERE merchant_id IS NOT DISTINCT FROM $17 AND key = $18 AND EXISTS (SELECT FROM payment)
     )
     SELECT count(*) AS inserted FROM payment
 """
@@ -63,10 +69,10 @@ class NewEvent:
 
 
 async def insert_with_event(
-    connection: DriverConnection, payment: NewPayment, event: NewEvent
+    connection: DriverConnection, payment: NewPayment, event: NewEvent, response: ResponseToStore
 ) -> bool:
-    """Insert both, or neither when the payment method is not the merchant's active one.
-    A taken merchant reference raises asyncpg's UniqueViolationError."""
+    """Insert both and store `response`, or nothing when the payment method is not the
+    merchant's active one. A taken merchant reference raises asyncpg's UniqueViolationError."""
     row = await fetchrow(
         connection,
         _INSERT_WITH_EVENT,
@@ -74,6 +80,7 @@ async def insert_with_event(
         payment.merchant_reference, payment.amount, payment.currency, payment.status,
         payment.description, payment.metadata_json, payment.created_at,
         event.id, event.type, event.payload_json, event.traceparent, event.created_at,
+        response.merchant_id, response.key, response.status_code, response.body_json,
     )  # fmt: skip
     return row is not None and row["inserted"] == 1
 

@@ -8,10 +8,12 @@ from typing import Any, NoReturn
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments_core.db.after_commit import after_commit
 from payments_core.db.columns import utcnow
 from payments_core.db.driver import DriverConnection
 from payments_core.errors import AlreadyExists, InvalidRequest, NotFound
 from payments_core.events.envelope import Event, EventType
+from payments_core.idempotency.direct import ResponseToStore
 from payments_core.money import DEFAULT_CURRENCY
 from payments_core.payment_methods import repository as payment_methods
 from payments_core.payments import repository
@@ -25,17 +27,18 @@ from payments_core.telemetry.tracing import current_traceparent
 MERCHANT_REFERENCE_CONSTRAINT = "uq_payments_merchant_reference"
 
 
-async def create(
+async def create_on_connection(
     connection: DriverConnection,
     merchant_id: uuid.UUID,
     request: PaymentCreate,
     *,
     supported_currencies: Collection[str],
+    respond: Callable[[dict[str, Any]], ResponseToStore],
     on_commit: list[Callable[[], None]],
-) -> dict[str, Any]:
-    """Write a pending payment and its `payment.initiated` event in one statement (in the
-    caller's transaction, if any); return the payment as the API shows it. What to count once
-    it has committed is appended to `on_commit`."""
+) -> None:
+    """Write a pending payment, its `payment.initiated` event and the request's response in one
+    statement. `respond` turns the payment (as the API shows it) into the response to store;
+    what to count once the statement has committed is appended to `on_commit`."""
     currency = (request.currency or DEFAULT_CURRENCY).upper()
     if currency not in supported_currencies:
         raise InvalidRequest(
@@ -66,7 +69,7 @@ async def create(
     event = Event.new(EventType.PAYMENT_INITIATED, merchant_id, {"payment": data})
     try:
         inserted = await repository.insert_with_event(
-            connection, _new_payment(payment), _new_event(event)
+            connection, _new_payment(payment), _new_event(event), respond(data)
         )
     except asyncpg.UniqueViolationError as error:
         if error.constraint_name == MERCHANT_REFERENCE_CONSTRAINT:
@@ -75,7 +78,39 @@ async def create(
     if not inserted:
         await _refuse_payment_method(connection, merchant_id, request.payment_method_id)
     on_commit.append(payment_status_recorder(str(payment.id), payment.status, currency, None, now))
-    return data
+
+
+async def create(
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    request: PaymentCreate,
+    *,
+    supported_currencies: Collection[str],
+) -> Payment:
+    """`create_on_connection` for callers holding a session (tests, tools): the same statement
+    on the session's connection, inside its transaction when one has begun, committed by itself
+    otherwise; counted after the session commits."""
+    connection = await (await session.connection()).get_raw_connection()
+    created: list[dict[str, Any]] = []
+
+    def respond(payment: dict[str, Any]) -> ResponseToStore:
+        created.append(payment)
+        return ResponseToStore(None, None, 201, "{}")  # no key: nothing stored
+
+    on_commit: list[Callable[[], None]] = []
+    await create_on_connection(
+        connection.driver_connection,  # type: ignore[arg-type]
+        merchant_id,
+        request,
+        supported_currencies=supported_currencies,
+        respond=respond,
+        on_commit=on_commit,
+    )
+    for callback in on_commit:
+        after_commit(session, callback)
+    payment = await session.get(Payment, uuid.UUID(created[0]["id"]))
+    assert payment is not None
+    return payment
 
 
 def _new_payment(payment: PaymentOut) -> repository.NewPayment:

@@ -10,9 +10,10 @@ from starlette.responses import JSONResponse, Response
 
 from payments_api.deps import CurrentMerchant, PageDep, SessionDep, StateDep, parse_id
 from payments_api.idempotent import IdempotencyKeyHeader, run_idempotent
-from payments_api.idempotent_direct import OnCommit, run_idempotent_direct
+from payments_api.idempotent_direct import Outcome, run_idempotent_direct
 from payments_api.responses import Envelope, ListEnvelope, error_responses, page_body, success
 from payments_core.db.driver import DriverConnection
+from payments_core.idempotency.direct import ResponseToStore
 from payments_core.payments import repository as payments
 from payments_core.payments import service, transitions
 from payments_core.payments.schemas import PaymentCreate, PaymentFilters, PaymentOut
@@ -57,16 +58,19 @@ async def create_payment(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     # The busiest route: on the driver connection, not a session (idempotent_direct.py).
-    async def work(connection: DriverConnection, on_commit: OnCommit) -> tuple[int, dict[str, Any]]:
-        data = await service.create(
+    async def work(connection: DriverConnection, outcome: Outcome) -> None:
+        def respond(payment: dict[str, Any]) -> ResponseToStore:
+            structlog.contextvars.bind_contextvars(payment_id=payment["id"])
+            return outcome.respond(201, success(payment, "Payment initialized successfully", 201))
+
+        await service.create_on_connection(
             connection,
             principal.id,
             body,
             supported_currencies=state.settings.supported_currencies,
-            on_commit=on_commit,
+            respond=respond,
+            on_commit=outcome.on_commit,
         )
-        structlog.contextvars.bind_contextvars(payment_id=data["id"])
-        return 201, success(data, "Payment initialized successfully", 201)
 
     return await run_idempotent_direct(request, state, principal.id, idempotency_key, work)
 
