@@ -11,9 +11,10 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments_api.key_lookup import looked_up
 from payments_api.state import ApiState
 from payments_core.api_keys.repository import ActiveKey
-from payments_core.api_keys.service import authenticate_key
+from payments_core.api_keys.service import authenticate_key, require_active
 from payments_core.db.driver import driver_connection
 from payments_core.errors import AuthenticationFailed, NotFound
 from payments_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
@@ -56,6 +57,7 @@ class MerchantPrincipal:
 
 
 async def current_merchant(
+    request: Request,
     state: StateDep,
     api_key: Annotated[str | None, Security(_api_key_header)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
@@ -65,10 +67,14 @@ async def current_merchant(
         raise AuthenticationFailed(
             "no API key provided: send X-API-Key or Authorization: Bearer", code="missing_api_key"
         )
-    # Its own pooled connection, returned before the route runs: the route's session (or
-    # connection) is then the only one the request holds (db/driver.py, pool discipline).
-    async with driver_connection(state.engine) as connection:
-        key = await authenticate_key(connection, presented)
+    lookup = looked_up(request.scope, presented)  # the edge's, in its rate-limit round trip
+    if lookup is not None:
+        key = require_active(lookup.found)
+    else:
+        # Its own pooled connection, returned before the route runs: the route's session (or
+        # connection) is then the only one the request holds (db/driver.py, pool discipline).
+        async with driver_connection(state.engine) as connection:
+            key = await authenticate_key(connection, presented)
     structlog.contextvars.bind_contextvars(merchant_id=str(key.merchant_id))
     return MerchantPrincipal(key)
 

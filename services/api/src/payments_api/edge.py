@@ -4,7 +4,6 @@ Written as plain ASGI (not BaseHTTPMiddleware) because it runs on every request;
 unexpected exceptions into the contract's 500 envelope so no response escapes without headers.
 """
 
-import hashlib
 import json
 import re
 import time
@@ -15,7 +14,9 @@ from typing import Any
 import structlog
 from starlette.exceptions import HTTPException
 
+from payments_api.key_lookup import KeyLookup, leave_in_scope
 from payments_api.responses import error_body
+from payments_core.api_keys.secrets import hash_key, looks_like_key
 from payments_core.errors import PayloadTooLarge, PaymentsError, RateLimited
 from payments_core.rate_limit.service import RateLimiter, RateLimitState
 
@@ -135,8 +136,16 @@ class EdgeMiddleware:
         return receive_limited
 
     async def _count(self, scope: Scope, headers: dict[str, str]) -> RateLimitState | None:
+        credential = _credential(headers)
         try:
-            return await self.rate_limiter.hit(_bucket(scope, headers))
+            if credential and looks_like_key(credential):
+                key_hash = hash_key(credential)
+                limit, found = await self.rate_limiter.hit_and_find_key(
+                    _credential_bucket(key_hash), key_hash
+                )
+                leave_in_scope(scope, KeyLookup(credential, found))
+                return limit
+            return await self.rate_limiter.hit(_bucket(scope, credential))
         except Exception:  # the limiter must never be why a request fails
             log.warning("api.rate_limit_unavailable", exc_info=True)
             return None
@@ -146,15 +155,20 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-def _bucket(scope: Scope, headers: dict[str, str]) -> str:
+def _credential(headers: dict[str, str]) -> str:
+    return headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+
+
+def _bucket(scope: Scope, credential: str) -> str:
     """Per credential (hashed, valid or not) when one is presented, else per client address."""
-    credential = headers.get("x-api-key") or headers.get("authorization", "").removeprefix(
-        "Bearer "
-    )
     if credential:
-        return "cred:" + hashlib.sha256(credential.encode()).hexdigest()[:40]
+        return _credential_bucket(hash_key(credential))
     client = scope.get("client")
     return "ip:" + (client[0] if client else "unknown")
+
+
+def _credential_bucket(credential_hash: str) -> str:
+    return "cred:" + credential_hash[:40]
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

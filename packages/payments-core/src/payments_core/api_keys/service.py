@@ -43,7 +43,11 @@ async def authenticate_key(connection: DriverConnection, presented: str) -> Acti
     (a revoked key is refused from the next request on)."""
     if not looks_like_key(presented):
         raise AuthenticationFailed("invalid API key provided", code="invalid_api_key")
-    found = await repository.find_active_key(connection, hash_key(presented))
+    return require_active(await repository.find_active_key(connection, hash_key(presented)))
+
+
+def require_active(found: ActiveKey | None) -> ActiveKey:
+    """The key a lookup found, or the contract's 401."""
     if found is None:
         raise AuthenticationFailed("invalid API key provided", code="invalid_api_key")
     return found
