@@ -59,8 +59,10 @@ async def create_payment(
 ) -> Response:
     # The busiest route: on the driver connection, not a session (idempotent_direct.py).
     async def work(connection: DriverConnection, outcome: Outcome) -> None:
+        created: list[str] = []
+
         def respond(payment: dict[str, Any]) -> ResponseToStore:
-            structlog.contextvars.bind_contextvars(payment_id=payment["id"])
+            created.append(payment["id"])
             return outcome.respond(201, success(payment, "Payment initialized successfully", 201))
 
         await service.create_on_connection(
@@ -71,6 +73,8 @@ async def create_payment(
             respond=respond,
             on_commit=outcome.on_commit,
         )
+        # Only once it exists: the request's log line names the payment it created.
+        structlog.contextvars.bind_contextvars(payment_id=created[0])
 
     return await run_idempotent_direct(request, state, principal.id, idempotency_key, work)
 
