@@ -2,8 +2,9 @@
 
 The same semantics as `service` (one decision, `decide_on_existing`), for the hot path that runs
 on the driver connection (db/driver.py). The connection is in autocommit: the claim's insert
-commits by itself, so a concurrent duplicate sees the lock at once; `store_statement` is meant
-to run in the transaction (or statement) that commits the work.
+commits by itself, so a concurrent duplicate sees the lock at once. The final response is
+stored by the statement that commits the work (a `ResponseToStore` it writes, as
+payments.repository's insert does), or by `store` for a refusal.
 """
 
 import json
@@ -32,7 +33,7 @@ _TAKE_OVER = """
     UPDATE idempotency_keys SET locked_at = $3
     WHERE merchant_id IS NOT DISTINCT FROM $1 AND key = $2
 """
-STORE = """
+_STORE = """
     UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb, locked_at = NULL
     WHERE merchant_id IS NOT DISTINCT FROM $1 AND key = $2
 """
@@ -44,8 +45,8 @@ _RELEASE = """
 
 @dataclass(frozen=True, slots=True)
 class ResponseToStore:
-    """A request's final response, for the statement that commits its work to store on its key
-    (`STORE_IN_STATEMENT`). No key: nothing to store (the statement's update matches no row)."""
+    """A request's final response, for the statement that commits its work to store on its key.
+    No key: nothing to store (the statement's update matches no row)."""
 
     merchant_id: uuid.UUID | None
     key: str | None
@@ -94,7 +95,7 @@ async def store(
 ) -> None:
     """Store the final response (`body_json`: the body already encoded, to encode it once)."""
     encoded = body_json if body_json is not None else json.dumps(response.body)
-    await execute(connection, STORE, merchant_id, key, response.status_code, encoded)
+    await execute(connection, _STORE, merchant_id, key, response.status_code, encoded)
 
 
 async def release(connection: DriverConnection, merchant_id: uuid.UUID | None, key: str) -> None:
