@@ -8,23 +8,18 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable
 from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payments_api.key_lookup import KeyLookup, leave_in_scope
 from payments_api.responses import error_body
 from payments_core.api_keys.secrets import hash_key, looks_like_key
 from payments_core.errors import PayloadTooLarge, PaymentsError, RateLimited
 from payments_core.rate_limit.service import RateLimiter, RateLimitState
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = structlog.get_logger()
 

@@ -9,12 +9,12 @@ was included under, hence the `templates` index; a request no route matched coun
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 import structlog
 from fastapi import APIRouter
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payments_api.deps import StateDep
 from payments_core.db.session import transaction
@@ -30,12 +30,6 @@ from payments_core.telemetry.metrics import (
     exposition,
     register_once,
 )
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = structlog.get_logger()
 
