@@ -40,14 +40,12 @@ from payments_core.devstack.processes import (
 from payments_core.devstack.receiver import WebhookReceiver
 from payments_core.devstack.services import APP_SERVICES, AppService
 from payments_core.devstack.temporal import TemporalDevServer
-from payments_core.devstack.unconsumed_queues import QueuePurger
+from payments_core.devstack.unconsumed_queues import (
+    RETENTION_SECONDS,
+    QueuePurger,
+    unconsumed_queue_names,
+)
 
-# Nothing reads these queues locally: keep an hour of events for inspection, no more. (moto
-# hides expired messages but never deletes them, and an expired message at the head of a queue
-# hides newer ones from ReceiveMessage: so the retention is not minutes, and QueuePurger bounds
-# the depth.)
-UNCONSUMED_QUEUE_RETENTION_SECONDS = 3600
-UNCONSUMED_QUEUE_CHECK_SECONDS = 30
 SERVICE_READY_TIMEOUT_SECONDS = 60.0
 
 
@@ -296,12 +294,10 @@ def _migrate(database_url: str) -> None:
 
 def _provision(env: Mapping[str, str], services: list[AppService]) -> QueuePurger:
     from payments_core.aws.provisioning import provision
-    from payments_core.aws.topology import QUEUES
     from payments_core.settings import ServiceSettings
 
-    consumed = {queue for service in services for queue in service.consumes}
-    unconsumed = [queue.name for queue in QUEUES if queue.name not in consumed]
-    retention = dict.fromkeys(unconsumed, UNCONSUMED_QUEUE_RETENTION_SECONDS)
+    unconsumed = unconsumed_queue_names(queue for service in services for queue in service.consumes)
+    retention = dict.fromkeys(unconsumed, RETENTION_SECONDS)
     try:
         resources = asyncio.run(provision(ServiceSettings(), retention_seconds=retention))
     except Exception as error:
@@ -310,7 +306,6 @@ def _provision(env: Mapping[str, str], services: list[AppService]) -> QueuePurge
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region=env["AWS_REGION"],
         queue_urls=[resources.queues[name].url for name in unconsumed],
-        every_seconds=UNCONSUMED_QUEUE_CHECK_SECONDS,
     ).start()
 
 
