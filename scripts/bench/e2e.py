@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,13 +22,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import asyncpg
 import httpx
 
 from payments_core.devstack.processes import find_free_ports
-from scripts.bench import ceilings
+from scripts.bench import ceilings, cpu, emulator_ceiling
 from scripts.bench.api import RATE_LIMIT
 from scripts.bench.common import descendants, percentile, progress, ratio, rss_mib
 
@@ -55,10 +56,14 @@ class Stack:
     ready: threading.Event = field(default_factory=threading.Event)
     webhooks: dict[str, float] = field(default_factory=dict)
     tail: list[str] = field(default_factory=list)
+    # With BENCH_KEEP, every line of make up's output, stamped with when the bench read it.
+    output: TextIO | None = None
 
     def pump(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            if self.output is not None:
+                self.output.write(f"{time.time():.3f} {line}")
             found = _COMPLETED_WEBHOOK.search(line)
             if found:
                 self.webhooks.setdefault(found.group(1), time.time())
@@ -82,12 +87,19 @@ class Stack:
 
 
 def measure(payments: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as scratch:
-        stack = _start(Path(scratch))
+    # BENCH_KEEP=1 keeps the scratch folder (the stack's logs and data) for a look afterwards.
+    scratch = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    try:
+        stack = _start(scratch)
         try:
             return _measure(stack, payments)
         finally:
             _stop(stack)
+    finally:
+        if os.environ.get("BENCH_KEEP"):
+            progress(f"e2e: scratch folder kept: {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _start(directory: Path) -> Stack:
@@ -106,6 +118,8 @@ def _start(directory: Path) -> Stack:
         start_new_session=True,
     )
     stack = Stack(directory, ports, process)
+    if os.environ.get("BENCH_KEEP"):
+        stack.output = (directory / "make-up.log").open("w", buffering=1)
     threading.Thread(target=stack.pump, daemon=True).start()
     progress("e2e: starting the embedded stack (make up's processes, free ports)")
     deadline = time.monotonic() + 180
@@ -132,22 +146,35 @@ def _measure(stack: Stack, payments: int) -> dict[str, Any]:
     idle = {name: rss_mib(pid) for name, pid in pids.items()}
     progress("e2e: idle memory " + ", ".join(f"{n} {m} MiB" for n, m in idle.items()))
     temporal_address = f"127.0.0.1:{stack.ports['TEMPORAL_PORT']}"
+    groups = _cpu_groups(stack, pids)
     progress(f"e2e: ceiling (a), {payments} no-op workflows of five activities")
+    before = cpu.snapshot(groups)
     temporal = ceilings.temporal_ceiling(temporal_address, payments)
+    temporal["cpu_ms_per_payment"] = {
+        **_per_payment(cpu.spent(before, cpu.snapshot(groups)), payments),
+        "noop_worker": temporal.pop("noop_worker_cpu_ms_per_payment"),
+    }
     ceilings.describe("(a) Temporal", temporal)
     progress(f"e2e: ceiling (b), the events of {payments} payments through the AWS emulator")
-    aws = ceilings.aws_ceiling(f"http://127.0.0.1:{stack.ports['MOTO_PORT']}", payments)
+    before = cpu.snapshot(groups)
+    aws = emulator_ceiling.aws_ceiling(f"http://127.0.0.1:{stack.ports['MOTO_PORT']}", payments)
+    aws["cpu_ms_per_payment"] = _per_payment(cpu.spent(before, cpu.snapshot(groups)), payments)
     ceilings.describe("(b) AWS emulator", aws)
     progress(f"e2e: {payments} payments through the stack")
     peak: dict[str, float] = {}
     sampling = threading.Event()
     sampler = threading.Thread(target=_sample, args=(pids, peak, sampling), daemon=True)
     sampler.start()
+    cpu_before = cpu.snapshot(groups)
+    profilers = cpu.Profilers(_profile_folder(), {**pids, "devstack": stack.process.pid})
     try:
         ours = asyncio.run(_pay(stack, payments))
     finally:
+        profilers.stop()
         sampling.set()
         sampler.join()
+    ours["cpu_ms_per_payment"] = _per_payment(cpu.spent(cpu_before, cpu.snapshot(groups)), payments)
+    progress("e2e: CPU ms per payment, ours: " + _listed(ours["cpu_ms_per_payment"]))
     binding = "temporal" if temporal["payments_per_s"] <= aws["payments_per_s"] else "aws"
     ceiling = min(temporal["payments_per_s"], aws["payments_per_s"])
     return {
@@ -160,6 +187,28 @@ def _measure(stack: Stack, payments: int) -> dict[str, Any]:
         "target": TARGET_RATIO,
         "memory_mib": {"idle": idle, "under_load_peak": peak},
     }
+
+
+def _per_payment(used: dict[str, float], payments: int) -> dict[str, float]:
+    """CPU ms per payment of each process that worked (the others left out)."""
+    return {name: round(seconds * 1000 / payments, 1) for name, seconds in used.items() if seconds}
+
+
+def _listed(figures: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in figures.items())
+
+
+def _cpu_groups(stack: Stack, pids: dict[str, int]) -> dict[str, list[int]]:
+    """Our services, the stack's infrastructure, and make up itself (its output pumps)."""
+    groups = {name: [pid] for name, pid in pids.items()}
+    groups.update(cpu.infrastructure_pids(descendants(stack.process.pid)))
+    groups["devstack"] = [stack.process.pid]
+    return groups
+
+
+def _profile_folder() -> Path | None:
+    folder = os.environ.get("BENCH_PROFILE")
+    return Path(folder) if folder else None
 
 
 def _sample(pids: dict[str, int], peak: dict[str, float], stop: threading.Event) -> None:
