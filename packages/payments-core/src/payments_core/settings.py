@@ -151,7 +151,7 @@ class WebhookSenderSettings(WebhookUrlSettings, CoreSettings):
     # How often the due-time table is polled for retries (new events wake it at once).
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # SQS records handled at once: each one only writes delivery rows.
-    webhook_queue_concurrency: int = Field(default=10, ge=1, le=100)
+    webhook_queue_concurrency: int = Field(default=20, ge=1, le=100)
     # GET /health (probes) and GET /metrics (Prometheus) on one port; 0 turns both off.
     health_port: int = Field(default=9103, ge=0, le=65535)
 
