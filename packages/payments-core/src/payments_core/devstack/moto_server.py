@@ -8,6 +8,7 @@ depth of a queue nothing consumes; only PurgeQueue, DeleteMessage or `reset()` f
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -37,6 +38,10 @@ class MotoServer(InfrastructureServer):
             name="moto",
             # `-m moto.server` rather than the console script: works whatever venv we run in.
             argv=[sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            # Like SQS, moto refuses a second PurgeQueue of a queue within a minute; the queues
+            # nobody reads locally are purged every second (unconsumed_queues.py), as their depth
+            # slows every send to them.
+            env={**os.environ, "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false"},
             log_file=self.log_file,
             echo=self.log_file is None,
         )

@@ -3,10 +3,11 @@
 A short MessageRetentionPeriod is set on them (what real SQS would honour), but moto never
 deletes expired messages: it only checks retention on receive. And moto's SendMessage reads the
 queue's attributes, which walks every message in the queue three times: each publish to the
-topic gets slower as these queues fill. So a daemon thread that dies with `make up` trims each
-one every second to its newest `max_depth` messages, receiving and deleting the oldest: recent
-events stay visible for inspection, and every send stays cheap. (Trimming, not PurgeQueue: moto
-allows one purge a minute per queue, in which time a burst of payments fills a queue again.)
+topic gets slower as these queues fill (and with it the outbox relay, and every webhook). So a
+daemon thread that dies with `make up` purges such a queue once it holds more than `max_depth`
+messages, checking every second: recent events stay visible for inspection, and every send stays
+cheap. A purge costs moto nothing per message, where receiving and deleting the oldest would cost
+it the queue's depth per message; `MotoServer` lifts moto's one-purge-a-minute rule for this.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ from payments_core.aws.topology import QUEUES
 RETENTION_SECONDS = 3600
 CHECK_EVERY_SECONDS = 1.0
 MAX_DEPTH = 100
-_RECEIVE_MAX = 10  # the SQS maximum per ReceiveMessage
-# Received messages are deleted at once; this only covers a trim cut short by a stop.
-_RECEIVED_HIDDEN_SECONDS = 30
 
 
 def unconsumed_queue_names(consumed: Iterable[str]) -> list[str]:
@@ -38,7 +36,7 @@ def unconsumed_queue_names(consumed: Iterable[str]) -> list[str]:
 
 
 class QueuePurger:
-    """Trims each queue to its newest `max_depth` messages every `every_seconds`."""
+    """Purges each queue holding more than `max_depth` messages, every `every_seconds`."""
 
     def __init__(
         self,
@@ -67,36 +65,16 @@ class QueuePurger:
         while not self._stopped.wait(self._every_seconds):
             for url in self._queue_urls:
                 try:
-                    self.trim(url)
+                    self.purge_if_deep(url)
                 except (BotoCoreError, ClientError):
                     # The emulator is stopping or was reset; the next round tries again.
                     continue
 
-    def trim(self, url: str) -> int:
-        """Delete the oldest messages beyond `max_depth`; returns how many were deleted."""
+    def purge_if_deep(self, url: str) -> bool:
         attributes = self._sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
-        excess = int(attributes["ApproximateNumberOfMessages"]) - self._max_depth
-        deleted = 0
-        while deleted < excess and not self._stopped.is_set():
-            messages = self._sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(_RECEIVE_MAX, excess - deleted),
-                VisibilityTimeout=_RECEIVED_HIDDEN_SECONDS,
-                WaitTimeSeconds=0,
-            ).get("Messages", [])
-            if not messages:
-                # An expired message at the head hides the rest from ReceiveMessage (after an
-                # hour's idle, say): only a purge clears the queue then.
-                self._sqs.purge_queue(QueueUrl=url)
-                break
-            self._sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                    for index, message in enumerate(messages)
-                ],
-            )
-            deleted += len(messages)
-        return deleted
+        if int(attributes["ApproximateNumberOfMessages"]) <= self._max_depth:
+            return False
+        self._sqs.purge_queue(QueueUrl=url)
+        return True
