@@ -42,6 +42,10 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
         e2e["ceilings"]["temporal"]["payments_per_s"], e2e["ceilings"]["aws"]["payments_per_s"]
     )
     assert e2e["ratio"] > 0
+    # Where each payment's CPU went, ours and the ceilings' (the stack's own processes).
+    assert {"worker", "temporal", "moto"} <= e2e["ours"]["cpu_ms_per_payment"].keys()
+    assert "noop_worker" in e2e["ceilings"]["temporal"]["cpu_ms_per_payment"]
+    assert "moto" in e2e["ceilings"]["aws"]["cpu_ms_per_payment"]
 
     webhooks = results["webhooks"]
     assert webhooks["baseline_per_s"] > 0
