@@ -12,8 +12,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +46,7 @@ def measure(load: ApiLoad) -> dict[str, Any]:
             log_file=directory / "postgres.log",
         )
         moto = MotoServer(find_free_port(), log_file=directory / "moto.log")
-        with postgres, _lenient_purges(), moto:
+        with postgres, moto:
             progress(f"api: postgres {postgres.database_url}, AWS emulator {moto.endpoint_url}")
             upgrade(postgres.database_url)
             env = _api_environment(postgres.database_url, moto.endpoint_url)
@@ -57,7 +55,7 @@ def measure(load: ApiLoad) -> dict[str, Any]:
             # Nothing consumes in this phase, and the emulator's SendMessage costs time in
             # proportion to the queue's depth (it counts every message for the queue's
             # attributes): keep every queue short, as consumers would, checking five times a
-            # second (and see _lenient_purges).
+            # second (MotoServer lifts the emulator's one-purge-a-minute rule).
             purger = QueuePurger(
                 env["AWS_ENDPOINT_URL"], "us-east-1", queue_urls, every_seconds=0.2, max_depth=20
             ).start()
@@ -68,27 +66,6 @@ def measure(load: ApiLoad) -> dict[str, Any]:
     finally:
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(directory, ignore_errors=True)
-
-
-@contextmanager
-def _lenient_purges() -> Iterator[None]:
-    """Start the emulator allowing a purge more than once a minute (as real SQS does not).
-
-    With the 60 s rule the purger emptied each queue once per run: the queues grew to
-    thousands of messages, every send scanned them all (py-spy of moto: 52-80% of its CPU in
-    Queue.attributes), and the emulator took more CPU per payment than the API (3.6 ms against
-    2.6 ms), on the same two cores, in proportion to the API's own rate. Only the emulator
-    started here reads the variable."""
-    name = "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"
-    previous = os.environ.get(name)
-    os.environ[name] = "false"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
 
 
 def _api_environment(database_url: str, moto_url: str) -> dict[str, str]:
