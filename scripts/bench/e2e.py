@@ -46,7 +46,7 @@ PORT_VARIABLES = (
 )  # fmt: skip
 _COMPLETED_WEBHOOK = re.compile(r"webhook payment\.completed \S+ payment ([0-9a-f-]{36}) ")
 CREATE_CONCURRENCY = 32
-WEBHOOK_STALL_SECONDS = 30.0
+WEBHOOK_STALL_SECONDS = 120.0
 
 
 @dataclass
@@ -265,9 +265,10 @@ async def _wait_for_completion(stack: Stack, created: dict[str, float]) -> dict[
     database_url = f"postgresql://postgres@127.0.0.1:{stack.ports['POSTGRES_PORT']}/payments"
     connection = await asyncpg.connect(database_url)
     ids = [uuid.UUID(pid) for pid in created]
-    deadline = time.monotonic() + 60 + len(ids) * 0.5
+    deadline = time.monotonic() + 60 + len(ids) * 0.5 + WEBHOOK_STALL_SECONDS
     last_report = 0.0
     last_webhooks, webhook_seen_at = 0, time.monotonic()
+    completed_seen_at: float | None = None
     try:
         while True:
             rows = await connection.fetch(
@@ -279,15 +280,21 @@ async def _wait_for_completion(stack: Stack, created: dict[str, float]) -> dict[
             if webhooks != last_webhooks:
                 last_webhooks, webhook_seen_at = webhooks, time.monotonic()
             all_completed = len(rows) == len(ids)
-            # moto can lose a message (its delete rebuilds the queue's list without a lock,
-            # dropping a send that lands meanwhile): a webhook that never comes is reported.
-            webhooks_stalled = time.monotonic() - webhook_seen_at > WEBHOOK_STALL_SECONDS
-            if all_completed and (webhooks == len(ids) or webhooks_stalled):
+            if all_completed and completed_seen_at is None:
+                completed_seen_at = time.monotonic()
+            # A webhook that never comes (one run saw a payment.completed never reach the
+            # webhook queue) is reported, not waited for. The stall counts from the last
+            # webhook or the last completion, whichever is later: under a 500-payment burst the
+            # webhooks trail the completions by minutes, and they are the figure.
+            quiet_since = max(webhook_seen_at, completed_seen_at or 0.0)
+            webhooks_stalled = time.monotonic() - quiet_since > WEBHOOK_STALL_SECONDS
+            out_of_time = time.monotonic() > deadline
+            if all_completed and (webhooks == len(ids) or webhooks_stalled or out_of_time):
                 return {str(row["id"]): float(row["at"]) for row in rows}
             if time.monotonic() - last_report > 2:
                 last_report = time.monotonic()
                 progress(f"e2e: {len(rows)}/{len(ids)} completed, {webhooks} webhooks received")
-            if time.monotonic() > deadline:
+            if out_of_time:
                 raise SystemExit(f"e2e: only {len(rows)} of {len(ids)} payments completed")
             await asyncio.sleep(0.1)
     finally:
