@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from temporalio.client import Client, WorkflowHandle
@@ -84,16 +85,20 @@ async def test_last_authorization_attempt_meeting_an_outage_still_ends_gateway_t
     )
     task_queue = f"outage-{uuid.uuid4().hex}"
     try:
-        async with build_worker(client, task_queue, activities):
-            handle = await start_payment(client, task_queue, payment_id)
-            await _last_authorize_attempt_scheduled(handle)
-            await relay.cut()
-            await asyncio.sleep(OUTAGE_SECONDS)
-            await relay.start()
-            outcome = await result_of(handle)
+        with structlog.testing.capture_logs() as logs:
+            async with build_worker(client, task_queue, activities):
+                handle = await start_payment(client, task_queue, payment_id)
+                await _last_authorize_attempt_scheduled(handle)
+                await relay.cut()
+                await asyncio.sleep(OUTAGE_SECONDS)
+                await relay.start()
+                outcome = await result_of(handle)
     finally:
         await engine.dispose()
 
+    # The outage was met (not slept through after the last attempt had already ended).
+    waits = [entry for entry in logs if entry["event"] == "worker.database_unreachable"]
+    assert waits, [entry["event"] for entry in logs]
     assert (outcome.status, outcome.failure_reason) == ("failed", "gateway_timeout")
     payment = await payment_row(sessions, payment_id)
     assert (payment.status, payment.failure_reason) == ("failed", "gateway_timeout")

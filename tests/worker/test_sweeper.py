@@ -34,16 +34,23 @@ LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
 ONLY_LONG_AGO = datetime.now(UTC) - datetime(2001, 6, 1, tzinfo=UTC)
 
 
+async def move_back(
+    sessions: Sessions, table: type[Payment] | type[Refund], row_id: str, offset: int = 0
+) -> None:
+    """Pretend the row was created long ago (plus `offset` seconds, to order several)."""
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(table)
+            .where(col(table.id) == uuid.UUID(row_id))
+            .values(created_at=LONG_AGO + timedelta(seconds=offset))
+        )
+
+
 async def old_pending_payment(
     sessions: Sessions, sandbox: SandboxConnector, merchant_id: uuid.UUID, offset: int = 0
 ) -> str:
     payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
-    async with transaction(sessions) as session:
-        await session.execute(
-            update(Payment)
-            .where(col(Payment.id) == uuid.UUID(payment_id))
-            .values(created_at=LONG_AGO + timedelta(seconds=offset))
-        )
+    await move_back(sessions, Payment, payment_id, offset)
     return payment_id
 
 
@@ -126,10 +133,7 @@ async def test_sweeper_starts_an_old_pending_refund_once(
     async with build_worker(client, task_queue, activities):
         assert await run_payment(client, task_queue, payment_id) == PaymentOutcome("completed")
     refund_id = await create_refund(sessions, merchant_id, payment_id, amount=3_000)
-    async with transaction(sessions) as session:
-        await session.execute(
-            update(Refund).where(col(Refund.id) == uuid.UUID(refund_id)).values(created_at=LONG_AGO)
-        )
+    await move_back(sessions, Refund, refund_id)
     sweep = sweeper(sessions, client, task_queue)
 
     first = await sweep.sweep_once()

@@ -1,7 +1,7 @@
 """SQL for payments; every read is scoped to the owning merchant."""
 
+import json
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, text, tuple_
@@ -10,10 +10,12 @@ from sqlmodel import col
 
 from payments_core.db.driver import DriverConnection, fetchrow
 from payments_core.db.queries import paginate_newest_first
+from payments_core.events.envelope import Event
 from payments_core.idempotency.direct import ResponseToStore
 from payments_core.pagination import Page, PageRequest, page_from_rows
 from payments_core.payments.models import Payment
-from payments_core.payments.schemas import PaymentFilters
+from payments_core.payments.schemas import PaymentFilters, PaymentOut
+from payments_core.telemetry.tracing import current_traceparent
 
 # One statement (so one implicit transaction, no BEGIN/COMMIT round trips), run on every
 # create-payment (db/driver.py): the payment, only if the payment method is the merchant's active
@@ -41,45 +43,21 @@ _INSERT_WITH_EVENT = """
 """
 
 
-@dataclass(frozen=True, slots=True)
-class NewPayment:
-    """A pending payment's columns, all decided before the insert (so the response and the
-    event can be built without reading the row back)."""
-
-    id: uuid.UUID
-    merchant_id: uuid.UUID
-    payment_method_id: uuid.UUID
-    reference: str
-    merchant_reference: str | None
-    amount: int
-    currency: str
-    status: str
-    description: str | None
-    metadata_json: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    id: str
-    type: str
-    payload_json: str
-    traceparent: str | None
-    created_at: datetime
-
-
 async def insert_with_event(
-    connection: DriverConnection, payment: NewPayment, event: NewEvent, response: ResponseToStore
+    connection: DriverConnection, payment: PaymentOut, event: Event, response: ResponseToStore
 ) -> bool:
-    """Insert both and store `response`, or nothing when the payment method is not the
-    merchant's active one. A taken merchant reference raises asyncpg's UniqueViolationError."""
+    """Insert the pending payment (every column decided by the caller, so the response and the
+    event need no read back) and its event's outbox row, as `outbox.writer.add_event` stages one,
+    and store `response`; or nothing when the payment method is not the merchant's active one.
+    A taken merchant reference raises asyncpg's UniqueViolationError."""
     row = await fetchrow(
         connection,
         _INSERT_WITH_EVENT,
         payment.id, payment.merchant_id, payment.payment_method_id, payment.reference,
         payment.merchant_reference, payment.amount, payment.currency, payment.status,
-        payment.description, payment.metadata_json, payment.created_at,
-        event.id, event.type, event.payload_json, event.traceparent, event.created_at,
+        payment.description, json.dumps(payment.metadata), payment.created_at,
+        event.id, event.type.value, json.dumps(event.envelope()), current_traceparent(),
+        event.timestamp,
         response.merchant_id, response.key, response.status_code, response.body_json,
     )  # fmt: skip
     return row is not None and row["inserted"] == 1

@@ -1,6 +1,5 @@
 """Creating and reading payments. Creation writes the payment and its event in one statement."""
 
-import json
 import uuid
 from collections.abc import Callable, Collection
 from typing import Any, NoReturn
@@ -22,7 +21,6 @@ from payments_core.payments.models import Payment
 from payments_core.payments.references import new_reference
 from payments_core.payments.schemas import PaymentCreate, PaymentOut
 from payments_core.payments.status import PaymentStatus
-from payments_core.telemetry.tracing import current_traceparent
 
 MERCHANT_REFERENCE_CONSTRAINT = "uq_payments_merchant_reference"
 
@@ -68,9 +66,7 @@ async def create_on_connection(
     data = payment.to_json()
     event = Event.new(EventType.PAYMENT_INITIATED, merchant_id, {"payment": data})
     try:
-        inserted = await repository.insert_with_event(
-            connection, _new_payment(payment), _new_event(event), respond(data)
-        )
+        inserted = await repository.insert_with_event(connection, payment, event, respond(data))
     except asyncpg.UniqueViolationError as error:
         if error.constraint_name == MERCHANT_REFERENCE_CONSTRAINT:
             raise _duplicate_reference(request.reference or "") from None
@@ -111,32 +107,6 @@ async def create(
     payment = await session.get(Payment, uuid.UUID(created[0]["id"]))
     assert payment is not None
     return payment
-
-
-def _new_payment(payment: PaymentOut) -> repository.NewPayment:
-    return repository.NewPayment(
-        id=payment.id,
-        merchant_id=payment.merchant_id,
-        payment_method_id=payment.payment_method_id,
-        reference=payment.reference,
-        merchant_reference=payment.merchant_reference,
-        amount=payment.amount,
-        currency=payment.currency,
-        status=payment.status,
-        description=payment.description,
-        metadata_json=json.dumps(payment.metadata),
-        created_at=payment.created_at,
-    )
-
-
-def _new_event(event: Event) -> repository.NewEvent:
-    return repository.NewEvent(
-        id=event.id,
-        type=event.type.value,
-        payload_json=json.dumps(event.envelope()),
-        traceparent=current_traceparent(),
-        created_at=event.timestamp,
-    )
 
 
 async def _refuse_payment_method(

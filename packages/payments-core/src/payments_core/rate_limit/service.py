@@ -4,6 +4,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,17 +21,13 @@ _HIT = """
 """
 # The edge's count and, when the credential looks like an API key, its lookup (the query of
 # api_keys.repository.find_active_key), in one round trip: every authenticated request needs both.
-_HIT_AND_FIND_KEY = """
-    WITH hit AS (
-        INSERT INTO rate_limit_counters AS c (bucket, window_start, count)
-        VALUES ($1, $2, 1)
-        ON CONFLICT (bucket, window_start) DO UPDATE SET count = c.count + 1
-        RETURNING c.count
-    )
+# Built from constants only (the count is _HIT itself), never from input.
+_HIT_AND_FIND_KEY = f"""
+    WITH hit AS ({_HIT})
     SELECT hit.count, k.id, k.merchant_id, k.mode
     FROM hit LEFT JOIN (api_keys AS k JOIN merchants AS m ON m.id = k.merchant_id AND m.is_active)
         ON k.key_hash = $3 AND k.revoked_at IS NULL
-"""
+"""  # noqa: S608
 _PURGE = text("DELETE FROM rate_limit_counters WHERE window_start < :cutoff")
 
 
@@ -65,34 +62,32 @@ class RateLimiter:
         self._limit = limit_per_minute
 
     async def hit(self, bucket: str, now: float | None = None) -> RateLimitState:
-        moment = now if now is not None else time.time()
-        window_start = int(moment) - int(moment) % WINDOW_SECONDS
-        async with driver_connection(self._engine) as connection:
-            row = await fetchrow(
-                connection, _HIT, bucket, datetime.fromtimestamp(window_start, UTC)
-            )
-        count: int = row[0] if row is not None else 1  # RETURNING always yields the row
-        return RateLimitState(self._limit, self._limit - count, window_start + WINDOW_SECONDS)
+        limit, _ = await self._count(_HIT, bucket, now)
+        return limit
 
     async def hit_and_find_key(
         self, bucket: str, key_hash: str, now: float | None = None
     ) -> tuple[RateLimitState, ActiveKey | None]:
         """`hit`, and the active key with this hash (None: unknown, revoked, or its merchant
         deactivated), read in the same statement."""
+        limit, row = await self._count(_HIT_AND_FIND_KEY, bucket, now, key_hash)
+        key = ActiveKey(row["id"], row["merchant_id"], row["mode"]) if row["id"] else None
+        return limit, key
+
+    async def _count(
+        self, statement: str, bucket: str, now: float | None, *more: object
+    ) -> tuple[RateLimitState, asyncpg.Record]:
+        """Run a statement that counts this hit in its window (count first), with `more`
+        parameters after the bucket and the window."""
         moment = now if now is not None else time.time()
         window_start = int(moment) - int(moment) % WINDOW_SECONDS
         async with driver_connection(self._engine) as connection:
             row = await fetchrow(
-                connection,
-                _HIT_AND_FIND_KEY,
-                bucket,
-                datetime.fromtimestamp(window_start, UTC),
-                key_hash,
+                connection, statement, bucket, datetime.fromtimestamp(window_start, UTC), *more
             )
         assert row is not None  # the upsert always returns its row
         limit = RateLimitState(self._limit, self._limit - row[0], window_start + WINDOW_SECONDS)
-        key = ActiveKey(row["id"], row["merchant_id"], row["mode"]) if row["id"] else None
-        return limit, key
+        return limit, row
 
     async def purge_old_windows(self, now: float | None = None) -> None:
         moment = now if now is not None else time.time()
