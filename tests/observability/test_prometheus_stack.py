@@ -116,6 +116,9 @@ class Merchant:
 def run_payments(stack: DevStack, prometheus: Prometheus) -> None:
     merchant = Merchant(stack)
     declining = merchant.register_card(DECLINED_CARD)
+    # The webhook sender's counter as Prometheus last saw it: each round must move it in a new
+    # scrape, or a rate over the two rounds can be 0 (all attempts before the first scrape).
+    attempts_scraped = [0.0]
     for round_number in (1, 2):
         completing = merchant.pay(stack.demo["payment_method_id"])
         declined = merchant.pay(declining)
@@ -129,9 +132,15 @@ def run_payments(stack: DevStack, prometheus: Prometheus) -> None:
         def scraped(expected: int = round_number) -> str | None:
             expr = 'sum(payments_payment_transitions_total{status="failed"})'
             found = values(prometheus.query(expr))
-            return None if found and found[0] >= expected else f"scraped {found}"
+            if not (found and found[0] >= expected):
+                return f"scraped {found}"
+            attempts = values(prometheus.query("sum(payments_webhook_attempts_total)"))
+            if not (attempts and attempts[0] > attempts_scraped[-1]):
+                return f"webhook attempts scraped {attempts}, before {attempts_scraped[-1]}"
+            attempts_scraped.append(attempts[0])
+            return None
 
-        eventually(scraped, "Prometheus did not scrape the failed payment")
+        eventually(scraped, "Prometheus did not scrape the failed payment and its webhooks")
 
 
 @pytest.fixture(scope="module")
