@@ -345,7 +345,13 @@ class SqsPoller:
             await asyncio.sleep(interval)
             records = list(self._hidden.values())
             if records:
-                await self._change_visibility(records, self.visibility_timeout)
+                await change_visibility(
+                    self._sqs,
+                    self._resolved_url(),
+                    records,
+                    self.visibility_timeout,
+                    still_held=lambda record: record.message_id in self._hidden,
+                )
 
     async def _change_visibility(self, records: Sequence[SqsRecord], seconds: int) -> None:
         await change_visibility(self._sqs, self._resolved_url(), records, seconds)

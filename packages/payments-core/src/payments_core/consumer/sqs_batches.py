@@ -5,7 +5,7 @@ idempotent) and a failed visibility change at worst redelivers early: both are l
 raised, so the loop goes on.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -25,11 +25,22 @@ async def delete_batch(sqs: AwsClient, queue_url: str, records: Sequence[SqsReco
 
 
 async def change_visibility(
-    sqs: AwsClient, queue_url: str, records: Sequence[SqsRecord], seconds: int
+    sqs: AwsClient,
+    queue_url: str,
+    records: Sequence[SqsRecord],
+    seconds: int,
+    *,
+    still_held: Callable[[SqsRecord], bool] | None = None,
 ) -> int:
+    """Set the records' visibility; `still_held` leaves out those deleted meanwhile.
+
+    A renewal reads the records held when it starts, and each chunk waits for the one before:
+    a record deleted in between is left out of its chunk, and if its delete wins the race
+    with the call itself, SQS's `ReceiptHandleIsInvalid` is expected and not worth a warning.
+    """
     extra = {"VisibilityTimeout": seconds}
     return await _in_chunks(
-        sqs, "change_message_visibility_batch", queue_url, records, extra, "visibility"
+        sqs, "change_message_visibility_batch", queue_url, records, extra, "visibility", still_held
     )
 
 
@@ -40,10 +51,15 @@ async def _in_chunks(
     records: Sequence[SqsRecord],
     extra: dict[str, Any],
     what: str,
+    still_held: Callable[[SqsRecord], bool] | None = None,
 ) -> int:
     confirmed = 0
     for start in range(0, len(records), BATCH_LIMIT):
         chunk = records[start : start + BATCH_LIMIT]
+        if still_held is not None:
+            chunk = [record for record in chunk if still_held(record)]
+            if not chunk:
+                continue
         entries = [
             {"Id": str(index), "ReceiptHandle": record.receipt_handle, **extra}
             for index, record in enumerate(chunk)
@@ -62,9 +78,12 @@ async def _in_chunks(
         failures = response.get("Failed", [])
         confirmed += len(chunk) - len(failures)
         for failure in failures:
+            record = chunk[int(failure["Id"])]
+            if still_held is not None and not still_held(record):
+                continue  # deleted while the call was in flight: nothing to renew
             log.warning(
                 f"consumer.{what}_failed",
-                message_ids=[chunk[int(failure["Id"])].message_id],
+                message_ids=[record.message_id],
                 error=str(failure.get("Code", "")),
             )
     return confirmed
