@@ -14,9 +14,11 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from payments_core.devstack.moto_server import MOTO_MODULE
+
 # The stack's processes besides our services: recognised by their command lines.
 INFRASTRUCTURE = {
-    "moto": "-m moto.server",
+    "moto": f"-m {MOTO_MODULE}",
     "temporal": "temporal server start-dev",
     "postgres": "postgres",
     "receiver": "devstack.receiver",
@@ -41,7 +43,7 @@ def infrastructure_pids(running: Mapping[int, str]) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     for pid, command in running.items():
         for name, marker in INFRASTRUCTURE.items():
-            if marker in command and "payments_" not in command:
+            if marker in command:
                 found.setdefault(name, []).append(pid)
                 break
     return found

@@ -206,7 +206,12 @@ def _listed(figures: dict[str, float]) -> str:
 def _cpu_groups(stack: Stack, pids: dict[str, int]) -> dict[str, list[int]]:
     """Our services, the stack's infrastructure, and make up itself (its output pumps)."""
     groups = {name: [pid] for name, pid in pids.items()}
-    groups.update(cpu.infrastructure_pids(descendants(stack.process.pid)))
+    others = {
+        pid: command
+        for pid, command in descendants(stack.process.pid).items()
+        if pid not in pids.values()
+    }
+    groups.update(cpu.infrastructure_pids(others))
     groups["devstack"] = [stack.process.pid]
     return groups
 

@@ -21,6 +21,7 @@ from payments_core.devstack.processes import (
 from payments_core.devstack.server import InfrastructureServer
 
 READY_TIMEOUT_SECONDS = 30.0
+MOTO_MODULE = "payments_core.devstack.moto_mends"
 
 
 class MotoServer(InfrastructureServer):
@@ -36,8 +37,9 @@ class MotoServer(InfrastructureServer):
     def _spec(self) -> ServiceSpec:
         return ServiceSpec(
             name="moto",
-            # `-m moto.server` rather than the console script: works whatever venv we run in.
-            argv=[sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            # moto's server with its SQS message-loss race and depth costs mended (see
+            # moto_mends.py); `-m` rather than a console script works whatever venv we run in.
+            argv=[sys.executable, "-m", MOTO_MODULE, "-H", "127.0.0.1", "-p", str(self.port)],
             # Like SQS, moto refuses a second PurgeQueue of a queue within a minute; the queues
             # nobody reads locally are purged every second (unconsumed_queues.py), as their depth
             # slows every send to them.
