@@ -5,6 +5,9 @@ One PostgreSQL (as `make up` runs it) and one AWS emulator for this phase alone.
 (with a limit too high to refuse), `Idempotency-Key` on every request, JSON logs, and the outbox
 relay publishing every `payment.initiated` to SNS. The baseline is `baseline_app`, one insert
 per request. Both take the same load from `load` in its own process, one after the other.
+Meanwhile the CPU of the app under test, PostgreSQL (every backend) and the emulator is read
+from /proc over the measured seconds and reported per request: on two shared cores that, more
+than the rates, says where a request's cost goes.
 """
 
 import asyncio
@@ -12,6 +15,9 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,8 @@ from payments_core.devstack.processes import find_free_port
 from payments_core.devstack.unconsumed_queues import QueuePurger
 from payments_core.migrations.runner import upgrade
 from payments_core.webhooks.secret_box import new_key
-from scripts.bench.common import child, progress, python_module, ratio, run_json
+from scripts.bench import cpu
+from scripts.bench.common import child, descendants, progress, python_module, ratio, run_json
 
 TARGET_RATIO = 0.6
 # High enough never to refuse: the limiter's cost (one upsert per request) stays in the figure.
@@ -60,12 +67,31 @@ def measure(load: ApiLoad) -> dict[str, Any]:
                 env["AWS_ENDPOINT_URL"], "us-east-1", queue_urls, every_seconds=0.2, max_depth=20
             ).start()
             try:
-                return _compare(load, env, demo, directory)
+                assert postgres.pid is not None, "started above"
+                assert moto.pid is not None, "started above"
+                cost = _Cost(postgres.pid, moto.pid)
+                return _compare(load, env, demo, directory, cost)
             finally:
                 purger.stop()
     finally:
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(directory, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Cost:
+    """The processes a request costs CPU in, besides the app under test."""
+
+    postgres: int
+    moto: int
+
+    def groups(self, app: int) -> Callable[[], dict[str, list[int]]]:
+        # Found afresh at each reading: the app's pool starts backends under load.
+        return lambda: {
+            "app": [app],
+            "postgres": [self.postgres, *descendants(self.postgres)],
+            "moto": [self.moto],
+        }
 
 
 def _api_environment(database_url: str, moto_url: str) -> dict[str, str]:
@@ -106,7 +132,7 @@ def _provision_and_seed(env: dict[str, str], directory: Path) -> tuple[dict[str,
 
 
 def _compare(
-    load: ApiLoad, env: dict[str, str], demo: dict[str, str], directory: Path
+    load: ApiLoad, env: dict[str, str], demo: dict[str, str], directory: Path, cost: _Cost
 ) -> dict[str, Any]:
     body = json.dumps(
         {"amount": 10_000, "currency": "NGN", "paymentMethodId": demo["payment_method_id"]}
@@ -115,17 +141,19 @@ def _compare(
     baseline_argv = python_module(
         "scripts.bench.baseline_app", "--database-url", env["DATABASE_URL"], "--port", str(port)
     )
-    with child(baseline_argv, env=env, port=port, log_file=directory / "baseline.log"):
+    with child(baseline_argv, env=env, port=port, log_file=directory / "baseline.log") as app:
         progress(f"api: baseline, {load.connections} connections for {load.seconds:.0f} s")
-        baseline = _load(f"http://127.0.0.1:{port}/payments", [], body, load)
+        url = f"http://127.0.0.1:{port}/payments"
+        baseline = _load_costed(url, [], body, load, cost.groups(app.pid))
     progress(f"api: baseline {_describe(baseline)}")
     port = find_free_port()
     api_env = {**env, "API_PORT": str(port)}
     with child(python_module("payments_api"), env=api_env, port=port,
-               log_file=directory / "api.log"):  # fmt: skip
+               log_file=directory / "api.log") as app:  # fmt: skip
         progress(f"api: create-payment, {load.connections} connections for {load.seconds:.0f} s")
         headers = [f"X-API-Key: {demo['api_key']}"]
-        ours = _load(f"http://127.0.0.1:{port}/api/v1/payments", headers, body, load)
+        url = f"http://127.0.0.1:{port}/api/v1/payments"
+        ours = _load_costed(url, headers, body, load, cost.groups(app.pid))
     progress(f"api: create-payment {_describe(ours)}")
     rate = ratio(float(ours["requests_per_s"]), float(baseline["requests_per_s"]))
     return {
@@ -136,6 +164,35 @@ def _compare(
         "ratio": rate,
         "target": TARGET_RATIO,
     }
+
+
+def _load_costed(
+    url: str,
+    headers: list[str],
+    body: str,
+    load: ApiLoad,
+    groups: Callable[[], dict[str, list[int]]],
+) -> dict[str, Any]:
+    """`_load`'s figures plus each process's CPU ms per request over the measured seconds."""
+    window: dict[str, Any] = {}
+
+    def read_cpu() -> None:
+        time.sleep(load.warmup + 1)  # the load generator's start and warm-up
+        before, started = cpu.snapshot(groups()), time.monotonic()
+        time.sleep(max(load.seconds - 2, 1))
+        window["used"] = cpu.spent(before, cpu.snapshot(groups()))
+        window["seconds"] = time.monotonic() - started
+
+    reader = threading.Thread(target=read_cpu, daemon=True)
+    reader.start()
+    figures = _load(url, headers, body, load)
+    reader.join()
+    rate = float(figures["requests_per_s"]) or 1.0
+    figures["cpu_ms_per_request"] = {
+        name: round(seconds / window["seconds"] * 1000 / rate, 2)
+        for name, seconds in window["used"].items()
+    }
+    return figures
 
 
 def _load(url: str, headers: list[str], body: str, load: ApiLoad) -> dict[str, Any]:
@@ -152,7 +209,9 @@ def _load(url: str, headers: list[str], body: str, load: ApiLoad) -> dict[str, A
 
 
 def _describe(figures: dict[str, Any]) -> str:
+    costs = ", ".join(f"{name} {ms}" for name, ms in figures["cpu_ms_per_request"].items())
     return (
         f"{figures['requests_per_s']:.0f} req/s, p50 {figures['p50_ms']} ms,"
-        f" p99 {figures['p99_ms']} ms, {figures['errors']} errors of {figures['requests']}"
+        f" p99 {figures['p99_ms']} ms, {figures['errors']} errors of {figures['requests']};"
+        f" CPU ms per request: {costs}"
     )

@@ -59,13 +59,15 @@ def snapshot(groups: Mapping[str, list[int]]) -> dict[str, dict[int, float]]:
 def spent(
     before: Mapping[str, Mapping[int, float]], after: Mapping[str, Mapping[int, float]]
 ) -> dict[str, float]:
-    """CPU seconds each group used between two snapshots (processes present in both)."""
+    """CPU seconds each group used between two snapshots.
+
+    A process first seen in `after` started in between (a PostgreSQL backend for a pool that
+    grew under load), so all of its CPU counts; one gone by `after` cannot be read and is lost.
+    """
     used: dict[str, float] = {}
     for name, pids in after.items():
         earlier = before.get(name, {})
-        used[name] = round(
-            sum(seconds - earlier[pid] for pid, seconds in pids.items() if pid in earlier), 2
-        )
+        used[name] = round(sum(seconds - earlier.get(pid, 0.0) for pid, seconds in pids.items()), 2)
     return used
 
 

@@ -149,24 +149,24 @@ def _measure(stack: Stack, payments: int) -> dict[str, Any]:
     temporal_address = f"127.0.0.1:{stack.ports['TEMPORAL_PORT']}"
     groups = _cpu_groups(stack, pids)
     progress(f"e2e: ceiling (a), {payments} no-op workflows of five activities")
-    before = cpu.snapshot(groups)
+    before = _cpu_now(stack, pids)
     temporal = ceilings.temporal_ceiling(temporal_address, payments)
     temporal["cpu_ms_per_payment"] = {
-        **_per_payment(cpu.spent(before, cpu.snapshot(groups)), payments),
+        **_per_payment(cpu.spent(before, _cpu_now(stack, pids)), payments),
         "noop_worker": temporal.pop("noop_worker_cpu_ms_per_payment"),
     }
     ceilings.describe("(a) Temporal", temporal)
     progress(f"e2e: ceiling (b), the events of {payments} payments through the AWS emulator")
-    before = cpu.snapshot(groups)
+    before = _cpu_now(stack, pids)
     aws = emulator_ceiling.aws_ceiling(f"http://127.0.0.1:{stack.ports['MOTO_PORT']}", payments)
-    aws["cpu_ms_per_payment"] = _per_payment(cpu.spent(before, cpu.snapshot(groups)), payments)
+    aws["cpu_ms_per_payment"] = _per_payment(cpu.spent(before, _cpu_now(stack, pids)), payments)
     ceilings.describe("(b) AWS emulator", aws)
     progress(f"e2e: {payments} payments through the stack")
     peak: dict[str, float] = {}
     sampling = threading.Event()
     sampler = threading.Thread(target=_sample, args=(pids, peak, sampling), daemon=True)
     sampler.start()
-    cpu_before = cpu.snapshot(groups)
+    cpu_before = _cpu_now(stack, pids)
     # The AWS emulator runs Python too: its hot spots are as much ours to find.
     emulator = {"moto": groups["moto"][0]} if groups.get("moto") else {}
     profilers = cpu.Profilers(
@@ -178,7 +178,9 @@ def _measure(stack: Stack, payments: int) -> dict[str, Any]:
         profilers.stop()
         sampling.set()
         sampler.join()
-    ours["cpu_ms_per_payment"] = _per_payment(cpu.spent(cpu_before, cpu.snapshot(groups)), payments)
+    ours["cpu_ms_per_payment"] = _per_payment(
+        cpu.spent(cpu_before, _cpu_now(stack, pids)), payments
+    )
     progress("e2e: CPU ms per payment, ours: " + _listed(ours["cpu_ms_per_payment"]))
     binding = "temporal" if temporal["payments_per_s"] <= aws["payments_per_s"] else "aws"
     ceiling = min(temporal["payments_per_s"], aws["payments_per_s"])
@@ -201,6 +203,11 @@ def _per_payment(used: dict[str, float], payments: int) -> dict[str, float]:
 
 def _listed(figures: dict[str, float]) -> str:
     return ", ".join(f"{name} {value}" for name, value in figures.items())
+
+
+def _cpu_now(stack: Stack, pids: dict[str, int]) -> dict[str, dict[int, float]]:
+    """CPU so far of every process of the stack, found afresh (pools start backends under load)."""
+    return cpu.snapshot(_cpu_groups(stack, pids))
 
 
 def _cpu_groups(stack: Stack, pids: dict[str, int]) -> dict[str, list[int]]:

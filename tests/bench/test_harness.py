@@ -33,6 +33,10 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     for side in ("ours", "baseline"):
         assert api[side]["requests"] > 0
         assert {"requests_per_s", "p50_ms", "p99_ms"} <= api[side].keys()
+        # Where a request's CPU went: the app under test and PostgreSQL did work in both runs.
+        assert api[side]["cpu_ms_per_request"]["app"] > 0
+        assert api[side]["cpu_ms_per_request"]["postgres"] > 0
+    assert "moto" in api["ours"]["cpu_ms_per_request"]
     assert api["ratio"] > 0
 
     e2e = results["e2e"]

@@ -78,11 +78,6 @@ class EmbeddedPostgres(InfrastructureServer):
     def database_url(self) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
 
-    @property
-    def pid(self) -> int | None:
-        """The postmaster's process id while it runs."""
-        return self._process.popen.pid if self._process is not None else None
-
     def crash_and_restart(self, supervisor: Supervisor, *, down_seconds: float = 0.0) -> None:
         """SIGKILL the postmaster and every process it started, as an OOM kill of the pod or a
         lost node would, then start again on the same data directory: nothing was flushed or

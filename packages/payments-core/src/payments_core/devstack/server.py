@@ -16,6 +16,11 @@ class InfrastructureServer(ABC):
     def __init__(self) -> None:
         self._process: ManagedProcess | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.popen.pid if self._process is not None else None
+
     def start(self, supervisor: Supervisor | None = None) -> Self:
         self.spawn(supervisor)
         self.wait_ready()
