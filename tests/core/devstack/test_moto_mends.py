@@ -1,11 +1,13 @@
 """moto's SQS, mended: no message lost to overlapping deletes, the same visibility and retention.
 
-The race test drives moto's backend in this process (its server runs the same classes on
-threads): two threads delete received messages from one deep queue while a third sends to it,
-with the interpreter switching threads every 10 µs. Unmended, moto lost a few of the 400 new
-messages in most runs and brought deleted ones back; each round here repeats that five times.
+The race tests drive moto's backend in this process (its server runs the same classes on
+threads), with the interpreter switching threads every 10 µs: two threads delete received
+messages from one deep queue while a third sends to it, or while a receive moves messages to
+the DLQ. Unmended, moto lost a few of the 400 new messages in most runs and brought deleted ones
+back (hundreds per run), and the receive failed now and then; each test repeats five rounds.
 """
 
+import json
 import sys
 import threading
 import time
@@ -72,6 +74,50 @@ def test_overlapping_deletes_lose_no_message_sent_meanwhile(
 
     left = [message.id for message in backend.get_queue(queue_name)._messages]
     assert sorted(left) == sorted(sent), "the queue holds exactly the messages sent meanwhile"
+
+
+@pytest.mark.usefixtures("fast_thread_switches")
+@pytest.mark.parametrize("round_number", range(5))
+def test_deletes_beside_a_receive_that_dead_letters_bring_nothing_back(
+    backend: SQSBackend, round_number: int
+) -> None:
+    dlq = backend.create_queue(f"dead-{round_number}")
+    queue_name = f"redriven-{round_number}"
+    redrive = {"deadLetterTargetArn": dlq.queue_arn, "maxReceiveCount": 1}
+    backend.create_queue(queue_name, RedrivePolicy=json.dumps(redrive))
+    for number in range(300):
+        backend.send_message(queue_name, f"message {number}")
+    # Half received and hidden, to be deleted; half received once and visible again, so the
+    # next receive moves them to the DLQ (maxReceiveCount 1).
+    to_delete = [m for _ in range(15) for m in backend.receive_message(queue_name, 10, 0, 300)]
+    to_dead_letter = [m for _ in range(15) for m in backend.receive_message(queue_name, 10, 0, 0)]
+    errors: list[BaseException] = []
+
+    def delete(receipt_handles: list[str]) -> None:
+        for receipt_handle in receipt_handles:
+            backend.delete_message(queue_name, receipt_handle)
+
+    def receive() -> None:
+        try:
+            backend.receive_message(queue_name, 10, 0, 30)
+        except Exception as error:  # moto's server would answer 500
+            errors.append(error)
+
+    handles = [message.receipt_handle for message in to_delete]
+    threads = [
+        threading.Thread(target=receive),
+        threading.Thread(target=delete, args=(handles[0::2],)),
+        threading.Thread(target=delete, args=(handles[1::2],)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert backend.get_queue(queue_name)._messages == [], "deleted or dead-lettered, none back"
+    dead_lettered = sorted(message.id for message in dlq._messages)
+    assert dead_lettered == sorted(message.id for message in to_dead_letter)
 
 
 def test_visibility_and_delay_still_hide_a_message_until_their_time(backend: SQSBackend) -> None:

@@ -10,7 +10,10 @@ way. Real SQS has neither flaw; the mends change no behaviour an SQS client can 
    the new message: the message is gone without a trace, and a deleted one comes back. Seen in
    `make bench` as a `payment.initiated` that never reached the processing queue (the sweeper
    started its workflow two minutes late) and, earlier, as a `payment.completed` that never
-   reached the webhook queue. The mend: the delete holds the queue's lock.
+   reached the webhook queue. A receive that moves messages to the DLQ removes them from the
+   same list, also unlocked, so a delete beside it brought them back to the queue, and the
+   receive itself could fail with "Set changed size during iteration" (a 500). The mend: a
+   delete, and a receive, hold the queue's lock (a long poll's wait releases it).
 2. **Cost proportional to depth, many times over.** Receiving a message reads every queue
    attribute to check its retention period, and the approximate counts among them walk every
    message of the queue; each `visible` or `delayed` test of a message builds two datetimes.
@@ -35,6 +38,7 @@ def apply() -> None:
         return
     for owner, name in (
         (models.Queue, "delete_message"),
+        (models.SQSBackend, "receive_message"),
         (models.Message, "visible"),
         (models.Message, "delayed"),
         (models.SQSBackend, "is_message_valid_based_on_retention_period"),
@@ -49,6 +53,14 @@ def apply() -> None:
         with self._messages_lock:  # the lock add_message takes (a reentrant Condition)
             unlocked_delete(self, receipt_handle)
 
+    unlocked_receive = models.SQSBackend.receive_message
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        # Waiting for messages is a wait on this same Condition, which releases the lock (at
+        # every level: it is reentrant) until a send notifies it.
+        with self.get_queue(queue_name)._messages_lock:
+            return unlocked_receive(self, queue_name, *args, **kwargs)
+
     def is_message_valid_based_on_retention_period(
         self: Any, queue_name: str, message: Any
     ) -> bool:
@@ -56,6 +68,7 @@ def apply() -> None:
         return bool(retention_seconds + message.sent_timestamp / 1000 > time.time())
 
     models.Queue.delete_message = delete_message  # type: ignore[method-assign]
+    models.SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     models.Message.visible = property(lambda self: time.time() * 1000 > self.visible_at)  # type: ignore[method-assign,assignment]
     models.Message.delayed = property(lambda self: time.time() * 1000 < self.delayed_until)  # type: ignore[method-assign,assignment]
     models.SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
