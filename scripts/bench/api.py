@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,9 +84,9 @@ class _Cost:
     postgres: int
     moto: int
 
-    def groups(self, app: int) -> Callable[[], dict[str, list[int]]]:
-        # Found afresh at each reading: the app's pool starts backends under load.
-        return lambda: {
+    def groups(self, app: int) -> dict[str, list[int]]:
+        """Read afresh at each snapshot: the app's pool starts backends under load."""
+        return {
             "app": [app],
             "postgres": [self.postgres, *descendants(self.postgres)],
             "moto": [self.moto],
@@ -144,7 +143,7 @@ def _compare(
     with child(baseline_argv, env=env, port=port, log_file=directory / "baseline.log") as app:
         progress(f"api: baseline, {load.connections} connections for {load.seconds:.0f} s")
         url = f"http://127.0.0.1:{port}/payments"
-        baseline = _load_costed(url, [], body, load, cost.groups(app.pid))
+        baseline = _load_costed(url, [], body, load, cost, app.pid)
     progress(f"api: baseline {_describe(baseline)}")
     port = find_free_port()
     api_env = {**env, "API_PORT": str(port)}
@@ -153,7 +152,7 @@ def _compare(
         progress(f"api: create-payment, {load.connections} connections for {load.seconds:.0f} s")
         headers = [f"X-API-Key: {demo['api_key']}"]
         url = f"http://127.0.0.1:{port}/api/v1/payments"
-        ours = _load_costed(url, headers, body, load, cost.groups(app.pid))
+        ours = _load_costed(url, headers, body, load, cost, app.pid)
     progress(f"api: create-payment {_describe(ours)}")
     rate = ratio(float(ours["requests_per_s"]), float(baseline["requests_per_s"]))
     return {
@@ -171,16 +170,17 @@ def _load_costed(
     headers: list[str],
     body: str,
     load: ApiLoad,
-    groups: Callable[[], dict[str, list[int]]],
+    cost: _Cost,
+    app: int,
 ) -> dict[str, Any]:
     """`_load`'s figures plus each process's CPU ms per request over the measured seconds."""
     window: dict[str, Any] = {}
 
     def read_cpu() -> None:
         time.sleep(load.warmup + 1)  # the load generator's start and warm-up
-        before, started = cpu.snapshot(groups()), time.monotonic()
+        before, started = cpu.snapshot(cost.groups(app)), time.monotonic()
         time.sleep(max(load.seconds - 2, 1))
-        window["used"] = cpu.spent(before, cpu.snapshot(groups()))
+        window["used"] = cpu.spent(before, cpu.snapshot(cost.groups(app)))
         window["seconds"] = time.monotonic() - started
 
     reader = threading.Thread(target=read_cpu, daemon=True)

@@ -213,12 +213,7 @@ def _cpu_now(stack: Stack, pids: dict[str, int]) -> dict[str, dict[int, float]]:
 def _cpu_groups(stack: Stack, pids: dict[str, int]) -> dict[str, list[int]]:
     """Our services, the stack's infrastructure, and make up itself (its output pumps)."""
     groups = {name: [pid] for name, pid in pids.items()}
-    others = {
-        pid: command
-        for pid, command in descendants(stack.process.pid).items()
-        if pid not in pids.values()
-    }
-    groups.update(cpu.infrastructure_pids(others))
+    groups.update(cpu.infrastructure_pids(descendants(stack.process.pid)))
     groups["devstack"] = [stack.process.pid]
     return groups
 

@@ -2,6 +2,8 @@
 
 from collections.abc import Callable
 
+import pytest
+
 from payments_core.aws.clients import AwsClient
 from payments_core.aws.provisioning import ProvisionedResources
 from payments_core.aws.topology import PROCESSING_QUEUE
@@ -30,40 +32,28 @@ def _visibility_failures(logs: EventLog) -> list[str]:
     return [entry["error"] for entry in logs if entry["event"] == "consumer.visibility_failed"]
 
 
-async def test_a_record_deleted_while_its_renewal_is_in_flight_is_not_a_failure(
-    topology: ProvisionedResources, sqs: AwsClient, logs: EventLog
+@pytest.mark.parametrize(
+    ("answers", "logged"),
+    [
+        # Deleted while the renewal was in flight: SQS refuses it, and that is expected.
+        pytest.param((True, False), [], id="deleted-in-flight"),
+        # Deleted before its chunk: left out (a second answer is asked only after a failure).
+        pytest.param((False,), [], id="deleted-before-the-chunk"),
+        # Still held, yet refused: a real failure, logged.
+        pytest.param((True, True), ["ReceiptHandleIsInvalid"], id="still-held"),
+    ],
+)
+async def test_a_renewal_refused_for_a_deleted_record_is_logged_only_if_still_held(
+    topology: ProvisionedResources,
+    sqs: AwsClient,
+    logs: EventLog,
+    answers: tuple[bool, ...],
+    logged: list[str],
 ) -> None:
     queue_url = topology.queues[PROCESSING_QUEUE].url
     record = await _received_then_deleted(sqs, queue_url)
 
-    renewed = await change_visibility(
-        sqs, queue_url, [record], 30, still_held=_answers(True, False)
-    )
+    renewed = await change_visibility(sqs, queue_url, [record], 30, still_held=_answers(*answers))
 
     assert renewed == 0
-    assert _visibility_failures(logs) == []
-
-
-async def test_a_record_deleted_before_its_chunk_is_left_out(
-    topology: ProvisionedResources, sqs: AwsClient, logs: EventLog
-) -> None:
-    queue_url = topology.queues[PROCESSING_QUEUE].url
-    record = await _received_then_deleted(sqs, queue_url)
-
-    # A second answer would be asked only had the record been sent (and failed).
-    renewed = await change_visibility(sqs, queue_url, [record], 30, still_held=_answers(False))
-
-    assert renewed == 0
-    assert _visibility_failures(logs) == []
-
-
-async def test_a_renewal_that_fails_for_a_record_still_held_is_logged(
-    topology: ProvisionedResources, sqs: AwsClient, logs: EventLog
-) -> None:
-    queue_url = topology.queues[PROCESSING_QUEUE].url
-    record = await _received_then_deleted(sqs, queue_url)
-
-    renewed = await change_visibility(sqs, queue_url, [record], 30, still_held=lambda _: True)
-
-    assert renewed == 0
-    assert _visibility_failures(logs) == ["ReceiptHandleIsInvalid"]
+    assert _visibility_failures(logs) == logged

@@ -11,7 +11,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from moto.sqs import models
@@ -58,19 +58,7 @@ def test_overlapping_deletes_lose_no_message_sent_meanwhile(
         for number in range(400):
             sent.append(backend.send_message(queue_name, f"new {number}").id)
 
-    def delete(receipt_handles: list[str]) -> None:
-        for receipt_handle in receipt_handles:
-            backend.delete_message(queue_name, receipt_handle)
-
-    threads = [
-        threading.Thread(target=send_new),
-        threading.Thread(target=delete, args=(handles[0::2],)),
-        threading.Thread(target=delete, args=(handles[1::2],)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _beside_two_deleters(backend, queue_name, handles, send_new)
 
     left = [message.id for message in backend.get_queue(queue_name)._messages]
     assert sorted(left) == sorted(sent), "the queue holds exactly the messages sent meanwhile"
@@ -93,10 +81,6 @@ def test_deletes_beside_a_receive_that_dead_letters_bring_nothing_back(
     to_dead_letter = [m for _ in range(15) for m in backend.receive_message(queue_name, 10, 0, 0)]
     errors: list[BaseException] = []
 
-    def delete(receipt_handles: list[str]) -> None:
-        for receipt_handle in receipt_handles:
-            backend.delete_message(queue_name, receipt_handle)
-
     def receive() -> None:
         try:
             backend.receive_message(queue_name, 10, 0, 30)
@@ -104,8 +88,25 @@ def test_deletes_beside_a_receive_that_dead_letters_bring_nothing_back(
             errors.append(error)
 
     handles = [message.receipt_handle for message in to_delete]
+    _beside_two_deleters(backend, queue_name, handles, receive)
+
+    assert errors == []
+    assert backend.get_queue(queue_name)._messages == [], "deleted or dead-lettered, none back"
+    dead_lettered = sorted(message.id for message in dlq._messages)
+    assert dead_lettered == sorted(message.id for message in to_dead_letter)
+
+
+def _beside_two_deleters(
+    backend: SQSBackend, queue_name: str, handles: list[str], other: Callable[[], None]
+) -> None:
+    """`other` on one thread while two more delete the handles between them, then wait."""
+
+    def delete(receipt_handles: list[str]) -> None:
+        for receipt_handle in receipt_handles:
+            backend.delete_message(queue_name, receipt_handle)
+
     threads = [
-        threading.Thread(target=receive),
+        threading.Thread(target=other),
         threading.Thread(target=delete, args=(handles[0::2],)),
         threading.Thread(target=delete, args=(handles[1::2],)),
     ]
@@ -113,11 +114,6 @@ def test_deletes_beside_a_receive_that_dead_letters_bring_nothing_back(
         thread.start()
     for thread in threads:
         thread.join()
-
-    assert errors == []
-    assert backend.get_queue(queue_name)._messages == [], "deleted or dead-lettered, none back"
-    dead_lettered = sorted(message.id for message in dlq._messages)
-    assert dead_lettered == sorted(message.id for message in to_dead_letter)
 
 
 def test_visibility_and_delay_still_hide_a_message_until_their_time(backend: SQSBackend) -> None:

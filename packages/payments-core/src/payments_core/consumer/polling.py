@@ -345,16 +345,17 @@ class SqsPoller:
             await asyncio.sleep(interval)
             records = list(self._hidden.values())
             if records:
-                await change_visibility(
-                    self._sqs,
-                    self._resolved_url(),
-                    records,
-                    self.visibility_timeout,
-                    still_held=lambda record: record.message_id in self._hidden,
-                )
+                await self._change_visibility(records, self.visibility_timeout)
 
     async def _change_visibility(self, records: Sequence[SqsRecord], seconds: int) -> None:
-        await change_visibility(self._sqs, self._resolved_url(), records, seconds)
+        # A record settled meanwhile (deleted, or handed back) has nothing left to change.
+        await change_visibility(
+            self._sqs,
+            self._resolved_url(),
+            records,
+            seconds,
+            still_held=lambda record: record.message_id in self._hidden,
+        )
 
     async def _drain(self) -> None:
         batches = set(self._batches)
