@@ -13,7 +13,8 @@ export PATH := $(USER_BIN):$(HOME)/.local/bin:$(HOME)/.cargo/bin:$(PATH)
 # The uv that wrote uv.lock; installed only when no uv is found.
 UV_VERSION ?= 0.13.9
 ARGS ?=
-MYPY_TARGETS := packages/payments-core/src services/api/src services/worker/src \
+MYPY_TARGETS := packages/payments-core/src packages/payments-devstack/src \
+	packages/payments-aws-emulator/src services/api/src services/worker/src \
 	services/payment-processor/src services/webhook-sender/src scripts
 
 # kind + skaffold (k8s/, skaffold.yaml). KIND_NODE_IMAGE overrides the node image pinned in
@@ -42,13 +43,13 @@ install:
 	uv sync --frozen
 
 up: install
-	uv run python -m payments_core.devstack up
+	uv run python -m payments_devstack up
 
 # Prometheus with the chart's alert rules (charts/payments/rules), scraping `make up`'s services
 # (API :3001/metrics, worker :9101, processor :9102, webhook sender :9103); data in
 # .data/prometheus, UI on http://127.0.0.1:9090. The binary: Debian's prometheus (make tools).
 observe: install tools
-	uv run python -m payments_core.devstack.observe
+	uv run python -m payments_devstack.observe
 
 test: install tools
 	uv run pytest $(ARGS)
@@ -84,7 +85,7 @@ bench: install
 # PostgreSQL restarted and the webhook receiver flaps; then the invariants, from the database and
 # the sandbox ledger. Non-zero exit on any violation. ARGS="--reduced" is the run `make test` does.
 chaos: install
-	uv run python -m payments_core.devstack.chaos $(ARGS)
+	uv run python -m payments_devstack.chaos $(ARGS)
 
 # A local cluster like production: kind, KEDA and kube-prometheus-stack, then
 # `skaffold dev` builds the images and deploys k8s/dev and the chart. Needs a container engine.

@@ -29,8 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.db.session import transaction
-from payments_core.devstack.postgres import EmbeddedPostgres
-from payments_core.devstack.processes import find_free_port
 from payments_core.events.envelope import Event, EventType
 from payments_core.merchants.models import Merchant
 from payments_core.migrations.runner import upgrade
@@ -44,6 +42,8 @@ from payments_core.webhooks.deliveries import enqueue_for_event
 from payments_core.webhooks.schemas import WebhookEndpointCreate
 from payments_core.webhooks.secret_box import SecretBox, new_key
 from payments_core.webhooks.signing import generate_secret, webhook_headers
+from payments_devstack.postgres import EmbeddedPostgres
+from payments_devstack.processes import find_free_port
 from payments_webhook_sender.dispatcher import DeliveryDispatcher
 
 Sessions = async_sessionmaker[AsyncSession]

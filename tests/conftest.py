@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from payments_core.devstack.moto_server import MotoServer
-from payments_core.devstack.postgres import EmbeddedPostgres
-from payments_core.devstack.processes import find_free_port
-from payments_core.devstack.temporal import TemporalDevServer
 from payments_core.migrations.runner import upgrade
+from payments_devstack.moto_server import MotoServer
+from payments_devstack.postgres import EmbeddedPostgres
+from payments_devstack.processes import find_free_port
+from payments_devstack.temporal import TemporalDevServer
 from tests.tracing.recording import recorded_spans  # noqa: F401 - a fixture for every test
 
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from payments_core.devstack.moto_server import MotoServer
-from payments_core.devstack.postgres import EmbeddedPostgres
-from payments_core.devstack.processes import find_free_port
-from payments_core.devstack.unconsumed_queues import QueuePurger
 from payments_core.migrations.runner import upgrade
 from payments_core.webhooks.secret_box import new_key
+from payments_devstack.moto_server import MotoServer
+from payments_devstack.postgres import EmbeddedPostgres
+from payments_devstack.processes import find_free_port
+from payments_devstack.unconsumed_queues import QueuePurger
 from scripts.bench import cpu
 from scripts.bench.common import child, descendants, progress, python_module, ratio, run_json
 

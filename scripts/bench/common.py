@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from payments_core.devstack.processes import port_accepts_connections
+from payments_devstack.processes import port_accepts_connections
 
 REPO = Path(__file__).resolve().parents[2]
 _STARTED = time.monotonic()

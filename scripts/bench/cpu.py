@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from payments_core.devstack.moto_server import MOTO_MODULE
+from payments_devstack.moto_server import MOTO_MODULE
 
 # The stack's processes besides our services: recognised by their command lines.
 INFRASTRUCTURE = {

@@ -1,6 +1,6 @@
 """The end-to-end figure: payments through the embedded stack, beside the two ceilings.
 
-`python -m payments_core.devstack up` runs as `make up` does (its own PostgreSQL, the AWS
+`python -m payments_devstack up` runs as `make up` does (its own PostgreSQL, the AWS
 emulator, the Temporal dev server, the webhook receiver and our four service processes) on free
 ports in a scratch folder. Once it is up: resident memory at idle, ceiling (a), ceiling (b), then
 N payments created through the API (32 at a time, as fast as it answers). A payment's
@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import asyncpg
 import httpx
 
-from payments_core.devstack.processes import find_free_ports
+from payments_devstack.processes import find_free_ports
 from scripts.bench import ceilings, cpu, emulator_ceiling
 from scripts.bench.api import RATE_LIMIT
 from scripts.bench.common import descendants, percentile, progress, ratio, rss_mib
@@ -110,7 +110,7 @@ def _start(directory: Path) -> Stack:
     env["RATE_LIMIT_PER_MINUTE"] = RATE_LIMIT
     env.pop("DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "payments_core.devstack", "up"],
+        [sys.executable, "-m", "payments_devstack", "up"],
         cwd=directory,
         env=env,
         stdout=subprocess.PIPE,

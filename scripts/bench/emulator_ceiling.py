@@ -27,12 +27,12 @@ from payments_core.consumer.polling import PollingConfig, SqsPoller
 from payments_core.consumer.queues import polling_sqs_client
 from payments_core.consumer.records import SqsRecord
 from payments_core.consumer.settings import ConsumerSettings
-from payments_core.devstack.unconsumed_queues import QueuePurger, unconsumed_queue_names
 from payments_core.events.envelope import Event, EventType
 from payments_core.outbox.relay import DEFAULT_BATCH_SIZE
 from payments_core.outbox.repository import PendingMessage
 from payments_core.outbox.sns_publisher import SnsBatchPublisher
 from payments_core.settings import ProcessorSettings, ServiceSettings, WebhookSenderSettings
+from payments_devstack.unconsumed_queues import QueuePurger, unconsumed_queue_names
 
 CEILING_REGION = "eu-west-1"
 EVENTS_PER_PAYMENT = (

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from payments_core.devstack.processes import find_free_port
+from payments_devstack.processes import find_free_port
 from tests.api.support import (
     ADMIN_TOKEN,
     OPERATOR,

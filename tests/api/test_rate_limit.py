@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from payments_api.app import create_app
-from payments_core.devstack.processes import find_free_port
+from payments_devstack.processes import find_free_port
 from tests.api.support import (
     ADMIN_TOKEN,
     WEBHOOK_ENCRYPTION_KEY,

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.timeout(900)
 def test_reduced_chaos_run_breaks_no_invariant() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "payments_core.devstack.chaos", "--reduced"],
+        [sys.executable, "-m", "payments_devstack.chaos", "--reduced"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -4,9 +4,9 @@ always answers zero would prove nothing)."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from payments_core.devstack.chaos.invariants import Evidence, Findings, check
-from payments_core.devstack.chaos.load import CreatedPayment, LoadResult
-from payments_core.devstack.chaos.observe import DeadLetter
+from payments_devstack.chaos.invariants import Evidence, Findings, check
+from payments_devstack.chaos.load import CreatedPayment, LoadResult
+from payments_devstack.chaos.observe import DeadLetter
 
 GOOD_CARD = "4242424242424242"
 CAPTURE_FAILS_CARD = "4000000000000259"

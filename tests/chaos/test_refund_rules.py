@@ -4,8 +4,8 @@ moved twice or never, a refund left pending, a cancel answered 200 for a charged
 from datetime import timedelta
 from typing import Any
 
-from payments_core.devstack.chaos.evidence import Evidence
-from payments_core.devstack.chaos.follow_up import (
+from payments_devstack.chaos.evidence import Evidence
+from payments_devstack.chaos.follow_up import (
     CANCELLED,
     REFUSED,
     Action,
@@ -13,7 +13,7 @@ from payments_core.devstack.chaos.follow_up import (
     FollowUpResult,
     RefundAttempt,
 )
-from payments_core.devstack.chaos.load import CreatedPayment, LoadResult
+from payments_devstack.chaos.load import CreatedPayment, LoadResult
 from tests.chaos.test_invariants import (
     AMOUNT,
     GOOD_CARD,

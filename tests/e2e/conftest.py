@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from payments_core.db.engine import create_engine, create_session_factory
-from payments_core.devstack.moto_server import MotoServer
+from payments_devstack.moto_server import MotoServer
 from tests.e2e.support import Pipeline, Sessions, running_pipeline
 
 

@@ -27,7 +27,6 @@ from payments_core.aws.provisioning import ProvisionedResources, provision
 from payments_core.aws.topology import PROCESSING_QUEUE
 from payments_core.consumer.settings import ConsumerSettings
 from payments_core.db.engine import create_engine, create_session_factory
-from payments_core.devstack.moto_server import MotoServer
 from payments_core.gateway.sandbox.entries import Operation, Outcome
 from payments_core.gateway.sandbox.ledger import (
     count_entries,
@@ -36,6 +35,7 @@ from payments_core.gateway.sandbox.ledger import (
     open_holds,
 )
 from payments_core.settings import ProcessorSettings, WorkerSettings
+from payments_devstack.moto_server import MotoServer
 from payments_processor.service import ProcessorService
 from payments_worker.worker import build_activities, build_worker
 from tests.api.support import OPERATOR, api_settings, running_client, unique_email

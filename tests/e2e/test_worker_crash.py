@@ -12,8 +12,8 @@ from typing import BinaryIO
 
 import pytest
 
-from payments_core.devstack.processes import find_free_port
 from payments_core.gateway.sandbox.entries import Operation, Outcome
+from payments_devstack.processes import find_free_port
 from tests.e2e.support import SUCCEEDING_CARDS, Pipeline, eventually, worker_process_env
 
 STARTUP_TIMEOUT_SECONDS = 30

@@ -386,7 +386,7 @@ def _outside_context(directory: str, names: list[str]) -> list[str]:
 # are dev-only) and the migrations, whose scripts only Alembic loads: the migration run covers them.
 _IMPORT_EVERYTHING = """
 import importlib, pkgutil, sys
-SKIPPED = ("payments_core.devstack", "payments_core.migrations.")
+SKIPPED = ("payments_devstack", "payments_core.migrations.")
 for package in sys.argv[1:]:
     root = importlib.import_module(package)
     for info in pkgutil.walk_packages(root.__path__, package + "."):

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from payments_core.devstack.observe import prometheus_command, prometheus_config, write_config
-from payments_core.devstack.processes import find_free_port
+from payments_devstack.observe import prometheus_command, prometheus_config, write_config
+from payments_devstack.processes import find_free_port
 
 READY_TIMEOUT_SECONDS = 30.0
 # Short enough that a few seconds of traffic give every rate two samples.

@@ -19,9 +19,9 @@ from payments_core.aws.clients import AwsContext
 from payments_core.aws.provisioning import ProvisionedResources
 from payments_core.aws.topology import PROCESSING_QUEUE
 from payments_core.consumer.settings import ConsumerSettings
-from payments_core.devstack.processes import find_free_port
 from payments_core.settings import ProcessorSettings
 from payments_core.temporal.names import payment_workflow_id
+from payments_devstack.processes import find_free_port
 from payments_processor.service import ProcessorService
 from tests.core.consumer.support import EventLog, eventually, payment_initiated, queue_depth
 from tests.processor.conftest import UNUSED_DATABASE_URL

@@ -1,6 +1,6 @@
 """The embedded stack exactly as `make up` runs it, as separate processes, for whole-system tests.
 
-`running_devstack` starts `python -m payments_core.devstack up` in a scratch directory (its
+`running_devstack` starts `python -m payments_devstack up` in a scratch directory (its
 `.data/` goes there), on free ports, against the test database, and yields once the stack prints
 its summary. Extra environment (e.g. `OTEL_*`) reaches every service, as it would from a shell.
 """
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from payments_core.devstack.processes import find_free_ports
+from payments_devstack.processes import find_free_ports
 
 READY_LINE = "The payment platform is running"
 READY_TIMEOUT_SECONDS = 120.0
@@ -84,7 +84,7 @@ def running_devstack(
     }
     stack = DevStack(directory, ports)
     process = subprocess.Popen(
-        [sys.executable, "-m", "payments_core.devstack", "up"],
+        [sys.executable, "-m", "payments_devstack", "up"],
         cwd=directory,
         env=env,
         stdout=subprocess.PIPE,

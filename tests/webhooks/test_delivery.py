@@ -11,10 +11,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from payments_core.db.session import transaction
-from payments_core.devstack.processes import find_free_port
 from payments_core.webhooks import endpoints
 from payments_core.webhooks.schemas import WebhookEndpointUpdate
 from payments_core.webhooks.signing import generate_secret
+from payments_devstack.processes import find_free_port
 from payments_webhook_sender.intake import IntakeHandler
 from tests.core.consumer.support import eventually
 from tests.webhooks.conftest import StartDispatcher

@@ -15,7 +15,7 @@ import pytest
 from payments_core.aws.clients import AwsContext
 from payments_core.aws.provisioning import ProvisionedResources
 from payments_core.aws.topology import WEBHOOK_QUEUE
-from payments_core.devstack.processes import find_free_port
+from payments_devstack.processes import find_free_port
 from tests.api.support import WEBHOOK_ENCRYPTION_KEY
 from tests.core.consumer.support import eventually, queue_depth
 from tests.webhooks.support import (

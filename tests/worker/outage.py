@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 from urllib.parse import urlsplit, urlunsplit
 
-from payments_core.devstack.processes import find_free_port
+from payments_devstack.processes import find_free_port
 
 CHUNK = 65536
 

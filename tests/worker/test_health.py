@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-from payments_core.devstack.processes import find_free_port
+from payments_devstack.processes import find_free_port
 from payments_worker.health import HealthServer
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from payments_core.devstack.processes import find_free_port
 from payments_core.gateway.sandbox import SandboxConnector
+from payments_devstack.processes import find_free_port
 from payments_worker.payloads import PaymentOutcome
 from tests.worker.support import SUCCEEDING_CARDS, Sessions, card_payment, run_payment
 

@@ -6,8 +6,8 @@ import pytest
 
 from payments_core.aws.clients import AwsClient, AwsContext
 from payments_core.aws.provisioning import ProvisionedResources, provision
-from payments_core.devstack.moto_server import MotoServer
 from payments_core.settings import CoreSettings
+from payments_devstack.moto_server import MotoServer
 from tests.core.consumer.support import EventLog, captured_logs
 
 MAX_RECEIVE_COUNT = 2

@@ -14,7 +14,7 @@ from payments_core.consumer.envelope import parse_event
 from payments_core.consumer.polling import PollingConfig, SqsPoller
 from payments_core.consumer.queues import polling_sqs_client
 from payments_core.consumer.records import SqsRecord
-from payments_core.devstack.moto_server import MotoServer
+from payments_devstack.moto_server import MotoServer
 from tests.core.consumer.conftest import MAX_RECEIVE_COUNT
 from tests.core.consumer.support import (
     EventLog,

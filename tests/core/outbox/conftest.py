@@ -15,13 +15,13 @@ from payments_core.aws.provisioning import ProvisionedResources, provision
 from payments_core.aws.topology import ANALYTICS_QUEUE
 from payments_core.db.engine import asyncpg_dsn, create_engine, create_session_factory
 from payments_core.db.session import transaction
-from payments_core.devstack.moto_server import MotoServer
 from payments_core.events.envelope import Event, EventType
 from payments_core.merchants.models import Merchant
 from payments_core.outbox.models import OutboxMessage
 from payments_core.outbox.relay import OutboxRelay
 from payments_core.outbox.writer import add_event
 from payments_core.settings import CoreSettings
+from payments_devstack.moto_server import MotoServer
 
 
 @pytest.fixture(scope="session")

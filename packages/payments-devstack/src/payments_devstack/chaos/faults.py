@@ -1,0 +1,137 @@
+"""The faults, one at a time: services killed with SIGKILL and started again, Temporal restarted
+on its data, PostgreSQL SIGKILLed and started again on its data (crash recovery), the merchant's
+webhook receiver down for a while.
+
+Every start happens on the calling thread, which must be the main thread (see
+`processes._die_with_parent`).
+"""
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from payments_devstack.chaos.plan import ChaosPlan
+from payments_devstack.errors import DevstackError
+from payments_devstack.processes import (
+    ManagedProcess,
+    Supervisor,
+    port_accepts_connections,
+    wait_until,
+)
+from payments_devstack.server import InfrastructureServer
+from payments_devstack.services import APP_SERVICES
+from payments_devstack.up import RunningStack
+
+SERVICE_READY_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    inject: Callable[[], None]
+
+
+@dataclass
+class FaultLog:
+    injected: list[tuple[str, float]] = field(default_factory=list)
+    # Children that died without being asked to, and were started again like a pod would be.
+    crashes: list[str] = field(default_factory=list)
+    # When PostgreSQL was down (UTC, as the tables' timestamps): a gateway call in flight then
+    # fails for a reason the card does not choose.
+    database_outages: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+
+class FaultInjector:
+    def __init__(self, stack: RunningStack, supervisor: Supervisor, plan: ChaosPlan) -> None:
+        self._stack = stack
+        self._supervisor = supervisor
+        self._plan = plan
+        self.log = FaultLog()
+
+    def faults(self) -> list[Fault]:
+        """One round: each service killed, each dependency restarted, the receiver flapping."""
+        kills = [
+            Fault(f"SIGKILL {name}, restart", functools.partial(self.kill_service, name))
+            for name in ("api", "processor", "worker", "webhooks")
+        ]
+        return [
+            *kills,
+            Fault("restart Temporal (persistent file)", self.restart_temporal),
+            Fault("SIGKILL PostgreSQL, restart (crash recovery)", self.crash_postgres),
+            Fault(f"receiver down {self._plan.flap_seconds:.0f} s, then up", self.flap_receiver),
+        ]
+
+    def inject(self, fault: Fault) -> float:
+        """Run one fault to its recovery; how long that took."""
+        began = time.monotonic()
+        fault.inject()
+        took = time.monotonic() - began
+        self.log.injected.append((fault.name, took))
+        return took
+
+    def kill_service(self, name: str) -> None:
+        process = self._stack.services[name]
+        self._supervisor.kill(process)
+        time.sleep(self._plan.dead_seconds)
+        self._start_again(process)
+
+    def restart_temporal(self) -> None:
+        self._stack.temporal.restart(self._supervisor)
+
+    def crash_postgres(self) -> None:
+        """The postmaster and all its processes SIGKILLed, then started on the same data."""
+        if self._stack.postgres is None:
+            raise DevstackError("chaos needs the embedded PostgreSQL (unset DATABASE_URL)")
+        # From just before the kill until it accepts queries again (after crash recovery).
+        began = datetime.now(UTC)
+        try:
+            self._stack.postgres.crash_and_restart(
+                self._supervisor, down_seconds=self._plan.dead_seconds
+            )
+        finally:
+            self.log.database_outages.append((began, datetime.now(UTC)))
+
+    def flap_receiver(self) -> None:
+        self._stack.receiver.restart(self._supervisor, down_seconds=self._plan.flap_seconds)
+
+    def restart_crashed(self) -> str | None:
+        """Start again a child that died on its own (as Kubernetes would); which one."""
+        process = self._supervisor.unexpected_exit()
+        if process is None:
+            return None
+        description = self._supervisor.describe_exit(process)
+        self.log.crashes.append(description)
+        servers: dict[str, InfrastructureServer | None] = {
+            "postgres": self._stack.postgres,
+            "temporal": self._stack.temporal,
+            "receiver": self._stack.receiver,
+        }
+        if process.name in self._stack.services:
+            self._start_again(process)
+        elif (server := servers.get(process.name)) is not None:
+            server.restart(self._supervisor)
+        else:
+            raise DevstackError(description)  # the emulator: its queues are gone with it
+        return description
+
+    def _start_again(self, process: ManagedProcess) -> None:
+        again = self._supervisor.start(process.spec, replacing=process)
+        self._stack.services[process.name] = again
+        port = self._ready_port(process.name)
+        wait_until(
+            functools.partial(port_accepts_connections, port),
+            what=process.name,
+            timeout=SERVICE_READY_TIMEOUT_SECONDS,
+            process=again,
+        )
+
+    def _ready_port(self, name: str) -> int:
+        service = next(service for service in APP_SERVICES if service.name == name)
+        env = self._stack.service_env
+        if service.port_env:
+            return int(env[service.port_env])
+        port = service.health_port(env)
+        assert port, f"{name} has no health port"
+        return port

@@ -1,0 +1,258 @@
+"""The merchant: payments created through the API at a steady pace, whatever the faults do,
+each followed by what the merchant does next (a cancel, refunds once completed: follow_up.py).
+
+Each request has its own Idempotency-Key and is retried with it until the API gives a final
+answer, so an API killed mid-request neither loses the payment nor creates it twice (a replay
+returns the first answer). A request still locked by a killed API answers 409
+idempotency_key_in_use until the lock times out (60 s); a 409 invalid_state_error is final.
+"""
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from payments_devstack.chaos.cards import pick_card
+from payments_devstack.chaos.follow_up import (
+    CANCELS,
+    Action,
+    Answer,
+    CancelAttempt,
+    FollowUp,
+    FollowUpResult,
+    cancel_answer,
+    draw_follow_up,
+    refund_attempt,
+)
+from payments_devstack.chaos.observe import TERMINAL
+
+REQUEST_TIMEOUT_SECONDS = 10.0
+# Longer than the idempotency lock's takeover (60 s) plus a restart.
+CREATE_DEADLINE_SECONDS = 180.0
+RETRY_PAUSE_SECONDS = 0.5
+# A payment to refund is polled until final, at most this long (the run's bound plus a margin).
+FINAL_WAIT_SECONDS = 180.0
+FINAL_POLL_SECONDS = 2.0
+RETRIED_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+CARD_EXPIRY = {"expMonth": 12, "expYear": 2035, "cvc": "123"}
+
+
+@dataclass(frozen=True)
+class CreatedPayment:
+    index: int
+    payment_id: str
+    card: str
+    # How many requests it took (more than one: the API was down, killed or restarting).
+    requests: int
+    amount: int = 0
+    follow_up: FollowUp = field(default_factory=FollowUp)
+
+
+@dataclass
+class LoadResult:
+    created: list[CreatedPayment] = field(default_factory=list)
+    # Payments the API never accepted within the deadline: each one a violation.
+    refused: list[str] = field(default_factory=list)
+    retried_requests: int = 0
+    follow_ups: FollowUpResult = field(default_factory=FollowUpResult)
+
+
+class Merchant:
+    def __init__(self, api_url: str, api_key: str, run_id: str | None = None) -> None:
+        self._api_url = api_url
+        self._headers = {"X-API-Key": api_key}
+        self._run_id = run_id or uuid.uuid4().hex[:8]
+        self.methods: dict[str, str] = {}
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self._api_url, headers=self._headers, timeout=REQUEST_TIMEOUT_SECONDS
+        )
+
+    async def register_cards(self, client: httpx.AsyncClient, cards: list[str]) -> None:
+        """One payment method per test card, before any fault."""
+        for number in cards:
+            body = {"type": "card", "card": {"number": number, **CARD_EXPIRY}}
+            answer = await self._post(client, "/payment-methods", body, f"card-{number}")
+            self.methods[number] = answer[0]
+
+    async def create_payments(
+        self,
+        count: int,
+        per_second: float,
+        rng: random.Random,
+        on_created: Callable[[int], None] = lambda _: None,
+    ) -> LoadResult:
+        """`count` payments, one every 1/per_second s; each retried on its own until accepted,
+        then followed by its cancel or refunds (`follow_up`)."""
+        result = LoadResult()
+        started = time.monotonic()
+        async with self.client() as client:
+            tasks = []
+            for index in range(count):
+                delay = started + index / per_second - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                card = pick_card(rng)
+                amount = rng.randint(100, 1_000_000)
+                follow_up = draw_follow_up(rng, card, amount)
+                planned = CreatedPayment(index, "", card, 0, amount, follow_up)
+                tasks.append(asyncio.create_task(self._pay(client, planned, result)))
+                on_created(index + 1)
+            await asyncio.gather(*tasks)
+        result.created.sort(key=lambda payment: payment.index)
+        return result
+
+    async def _pay(
+        self, client: httpx.AsyncClient, planned: CreatedPayment, result: LoadResult
+    ) -> None:
+        created = await self._create(client, planned, result)
+        if created is None:
+            return
+        follow_up = created.follow_up
+        if follow_up.action in CANCELS:
+            await asyncio.sleep(follow_up.delay_seconds)
+            await self._cancel(client, created, result)
+        elif follow_up.refunds:
+            await self._refund(client, created, result)
+
+    async def _create(
+        self, client: httpx.AsyncClient, planned: CreatedPayment, result: LoadResult
+    ) -> CreatedPayment | None:
+        index, card = planned.index, planned.card
+        body = {
+            "amount": planned.amount,
+            "currency": "NGN",
+            "paymentMethodId": self.methods[card],
+            "reference": f"chaos-{self._run_id}-{index}",
+            "metadata": {"chaosIndex": index},
+        }
+        try:
+            payment_id, requests = await self._post(client, "/payments", body, f"payment-{index}")
+        except PaymentRefused as refused:
+            result.refused.append(f"payment #{index} ({card}): {refused}")
+            return None
+        result.retried_requests += requests - 1
+        created = CreatedPayment(
+            index, payment_id, card, requests, planned.amount, planned.follow_up
+        )
+        result.created.append(created)
+        return created
+
+    async def _cancel(
+        self, client: httpx.AsyncClient, payment: CreatedPayment, result: LoadResult
+    ) -> None:
+        path = f"/payments/{payment.payment_id}/cancel"
+        answer = await self._final_answer(client, path, {}, f"cancel-{payment.index}")
+        if isinstance(answer, Answer):
+            result.retried_requests += answer.requests - 1
+        racing = payment.follow_up.action is Action.CANCEL_RACING
+        result.follow_ups.cancels.append(
+            CancelAttempt(payment.payment_id, racing, cancel_answer(answer))
+        )
+
+    async def _refund(
+        self, client: httpx.AsyncClient, payment: CreatedPayment, result: LoadResult
+    ) -> None:
+        status = await self._final_status(client, payment.payment_id)
+        if status != "completed":
+            result.follow_ups.not_refunded.append(f"{payment.payment_id}: {status}")
+            return
+        action = payment.follow_up.action
+
+        async def one(number: int, amount: int | None) -> None:
+            body = {} if amount is None else {"amount": amount}
+            path = f"/payments/{payment.payment_id}/refunds"
+            key = f"refund-{payment.index}-{number}"
+            answer = await self._final_answer(client, path, body, key)
+            if isinstance(answer, Answer):
+                result.retried_requests += answer.requests - 1
+            attempt = refund_attempt(payment.payment_id, action, amount, answer)
+            result.follow_ups.refunds.append(attempt)
+
+        amounts = payment.follow_up.refunds
+        if action is Action.REFUND_CONCURRENT_OVER:
+            await asyncio.gather(*(one(n, amount) for n, amount in enumerate(amounts)))
+            return
+        for number, amount in enumerate(amounts):
+            await one(number, amount)
+
+    async def _final_status(self, client: httpx.AsyncClient, payment_id: str) -> str:
+        """The payment's status once final, polled through faults ("unknown" if never)."""
+        deadline = time.monotonic() + FINAL_WAIT_SECONDS
+        status = "unknown"
+        while time.monotonic() < deadline:
+            try:
+                response = await client.get(f"/payments/{payment_id}")
+                if response.status_code == 200:
+                    status = str(response.json()["data"]["status"])
+                    if status in TERMINAL:
+                        return status
+            except (httpx.TransportError, ValueError, KeyError):
+                pass
+            await asyncio.sleep(FINAL_POLL_SECONDS)
+        return status
+
+    async def _post(
+        self, client: httpx.AsyncClient, path: str, body: Mapping[str, object], key: str
+    ) -> tuple[str, int]:
+        """The created object's id and how many requests it took."""
+        answer = await self._final_answer(client, path, body, key)
+        if isinstance(answer, str):
+            raise PaymentRefused(answer)
+        if answer.status != 201:
+            raise PaymentRefused(f"{answer.status} {str(answer.body)[:200]}")
+        data = answer.body["data"]
+        assert isinstance(data, dict)
+        return str(data["id"]), answer.requests
+
+    async def _final_answer(
+        self, client: httpx.AsyncClient, path: str, body: Mapping[str, object], key: str
+    ) -> Answer | str:
+        """The API's first final answer to a POST, or why none came within the deadline."""
+        headers = {"Idempotency-Key": f"chaos-{self._run_id}-{key}"}
+        deadline = time.monotonic() + CREATE_DEADLINE_SECONDS
+        requests = 0
+        last = "no answer"
+        while time.monotonic() < deadline:
+            requests += 1
+            try:
+                response = await client.post(path, json=body, headers=headers)
+            except httpx.TransportError as error:
+                last = f"{type(error).__name__}"
+            else:
+                answer = Answer(response.status_code, _json(response), requests)
+                if _final(answer):
+                    return answer
+                last = f"{response.status_code} {response.text[:200]}"
+            await asyncio.sleep(RETRY_PAUSE_SECONDS)
+        return f"not answered within {CREATE_DEADLINE_SECONDS:.0f} s: {last}"
+
+
+def _json(response: httpx.Response) -> dict[str, object]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _final(answer: Answer) -> bool:
+    """Not worth a retry: anything but a busy, down or rate-limited API. A 409 is final when it
+    is about the payment's state, not about the idempotency key still being in use."""
+    if answer.status not in RETRIED_STATUSES:
+        return True
+    error = answer.body.get("error")
+    return (
+        answer.status == 409
+        and isinstance(error, dict)
+        and error.get("type") == ("invalid_state_error")
+    )
+
+
+class PaymentRefused(Exception):
+    """The API answered with a final refusal, or never accepted the payment in time."""
