@@ -23,15 +23,19 @@ MYPY_TARGETS := packages/payments-core/src packages/payments-devstack/src \
 KIND_CLUSTER ?= payments
 KIND_NODE_IMAGE ?=
 KUBE_PROMETHEUS_STACK ?= 1
-# docker, or podman with KIND_EXPERIMENTAL_PROVIDER=podman exported.
-CONTAINER_ENGINE ?= docker
+# docker or podman. Empty: `make images` and `make kube-play` take whichever works (podman for
+# kube-play), and the kind targets docker (podman with KIND_EXPERIMENTAL_PROVIDER=podman).
+CONTAINER_ENGINE ?=
+export CONTAINER_ENGINE
+KIND_ENGINE = $(or $(CONTAINER_ENGINE),docker)
 CHART := charts/payments
 # The pinned helm of scripts/k8s-tools.sh when it is there, else the one on PATH.
 HELM = $(if $(wildcard .tools/bin/helm),$(CURDIR)/.tools/bin/helm,helm)
 KUBERNETES_VERSION := 1.33.0
 ADDONS_FLAGS = $(if $(filter 1 true yes,$(KUBE_PROMETHEUS_STACK)),--kube-prometheus-stack)
 
-.PHONY: install up observe test lint format migrate bench fuzz chaos tools kind-up kind-down chart-lint chart-test
+.PHONY: install up observe test lint format migrate bench fuzz chaos tools kind-up kind-down chart-lint chart-test \
+	images kube-play kube-down
 
 install:
 	@if ! command -v uv >/dev/null 2>&1; then \
@@ -87,6 +91,23 @@ bench: install
 chaos: install
 	uv run python -m payments_devstack.chaos $(ARGS)
 
+# The four service images and the mended AWS emulator's (services/Dockerfile, the artifacts of
+# skaffold.yaml and k8s/dev/skaffold.yaml), tagged IMAGE_TAG (dev). podman is installed from
+# Debian when there is no engine and we are root. Where no registry answers, the bases are built
+# locally (scripts/containers/bases.sh). BUILD_CA_BUNDLE=<file>: a CA the build trusts (a network
+# that inspects TLS), mounted as a build secret, never in an image.
+images: install
+	uv run python -m payments_devstack.containers.images
+
+# The chart's pods on this host under `podman kube play`, beside `make up`'s infrastructure: the
+# same summary and variables as `make up`; Ctrl-C stops everything. Builds missing images first.
+kube-play: install tools
+	uv run python -m payments_devstack.containers.kube_play up
+
+# Stops and removes the pods a `make kube-play` left behind (one killed with SIGKILL, say).
+kube-down: install
+	uv run python -m payments_devstack.containers.kube_play down
+
 # A local cluster like production: kind, KEDA and kube-prometheus-stack, then
 # `skaffold dev` builds the images and deploys k8s/dev and the chart. Needs a container engine.
 kind-up:
@@ -121,10 +142,10 @@ chart-test: install tools
 # One line and a non-zero exit, before anything else runs, when kind or the engine is missing.
 define require_kind
 missing=""; \
-for cli in kind $(CONTAINER_ENGINE); do command -v $$cli >/dev/null 2>&1 || missing="$$missing $$cli"; done; \
+for cli in kind $(KIND_ENGINE); do command -v $$cli >/dev/null 2>&1 || missing="$$missing $$cli"; done; \
 if [ -n "$$missing" ]; then \
 	echo "$(1): not found:$$missing. kind runs Kubernetes in containers: install kind and Docker, or use \`make up\`, which needs neither." >&2; \
 	exit 1; \
 fi; \
-$(CONTAINER_ENGINE) info >/dev/null 2>&1 || { echo "$(1): $(CONTAINER_ENGINE) is installed but its engine is not running: start it and retry." >&2; exit 1; }
+$(KIND_ENGINE) info >/dev/null 2>&1 || { echo "$(1): $(KIND_ENGINE) is installed but its engine is not running: start it and retry." >&2; exit 1; }
 endef

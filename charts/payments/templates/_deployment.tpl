@@ -46,6 +46,10 @@ spec:
       serviceAccountName: {{ include "payments.serviceAccountName" $ctx }}
       # No process talks to the Kubernetes API. IRSA projects its own token regardless.
       automountServiceAccountToken: false
+      {{- if $root.Values.hostNetwork }}
+      hostNetwork: true
+      dnsPolicy: ClusterFirstWithHostNet
+      {{- end }}
       # Service links would inject variables such as API_PORT=tcp://... for Services in the
       # namespace, which the settings would read.
       enableServiceLinks: false

@@ -32,6 +32,10 @@ spec:
       restartPolicy: Never
       serviceAccountName: {{ include "payments.hookServiceAccountName" $root }}
       automountServiceAccountToken: false
+      {{- if $root.Values.hostNetwork }}
+      hostNetwork: true
+      dnsPolicy: ClusterFirstWithHostNet
+      {{- end }}
       enableServiceLinks: false
       {{- with include "payments.imagePullSecrets" $root | trim }}
       {{- . | nindent 6 }}

@@ -38,7 +38,8 @@ class MotoServer(InfrastructureServer):
         return ServiceSpec(
             name="moto",
             # moto's server with its SQS message-loss race and depth costs mended (see
-            # payments_aws_emulator/mends.py); `-m` rather than a console script works whatever venv we run in.
+            # payments_aws_emulator/mends.py); `-m` rather than a console script works whatever
+            # venv we run in.
             argv=[sys.executable, "-m", MOTO_MODULE, "-H", "127.0.0.1", "-p", str(self.port)],
             # Like SQS, moto refuses a second PurgeQueue of a queue within a minute; the queues
             # nobody reads locally are purged every second (unconsumed_queues.py), as their depth

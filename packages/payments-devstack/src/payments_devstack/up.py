@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from payments_devstack.environment import (
     Port,
@@ -58,6 +58,25 @@ class Demo:
     webhook_endpoint_id: str
 
 
+class StackSteps(Protocol):
+    """Migrations and AWS provisioning, once PostgreSQL and the emulator answer; and whether
+    our services then start as processes here."""
+
+    start_services: bool
+
+    def prepare(self, env: Mapping[str, str], services: list[AppService]) -> QueuePurger: ...
+
+
+class InProcessSteps:
+    """`make up`: migrations and provisioning in this process, then the services as children."""
+
+    start_services = True
+
+    def prepare(self, env: Mapping[str, str], services: list[AppService]) -> QueuePurger:
+        _migrate(env["DATABASE_URL"])
+        return _provision(env, services)
+
+
 @dataclass(frozen=True)
 class StackOptions:
     """Where a stack keeps its state, and where its services' output goes.
@@ -70,6 +89,8 @@ class StackOptions:
     data_dir: Path
     service_logs: Path | None = None
     receiver_record: Path | None = None
+    # What runs between the infrastructure and our services; `make kube-play` runs it in pods.
+    steps: StackSteps | None = None
 
 
 @dataclass
@@ -108,7 +129,7 @@ class Progress:
 def up(repo: Path, env: Mapping[str, str]) -> int:
     supervisor = Supervisor()
     progress = Progress(supervisor)
-    StopSignals(on_repeat=lambda: _kill_everything(supervisor, progress)).install()
+    StopSignals(on_repeat=lambda: kill_everything(supervisor, progress)).install()
     purger: QueuePurger | None = None
     try:
         stack = start_stack(repo, env, supervisor, progress, StackOptions(repo / ".data"))
@@ -118,7 +139,7 @@ def up(repo: Path, env: Mapping[str, str]) -> int:
             for service in APP_SERVICES
             if service.name in stack.services and (health_port := service.health_port(env))
         }
-        summary = _summary(
+        summary = summary_lines(
             stack.ports,
             stack.database_url,
             stack.service_env["ADMIN_API_TOKEN"],
@@ -144,7 +165,7 @@ def up(repo: Path, env: Mapping[str, str]) -> int:
         progress("stopped")
 
 
-def _kill_everything(supervisor: Supervisor, progress: Progress) -> None:
+def kill_everything(supervisor: Supervisor, progress: Progress) -> None:
     progress("stop requested again: killing everything now")
     supervisor.kill_all()
 
@@ -209,15 +230,13 @@ def start_stack(
         )
         postgres.spawn(supervisor)
 
-    # Each in-process step runs as soon as what it needs is up, while the rest still boots.
+    # Each step runs as soon as what it needs is up, while the rest still boots.
     if postgres is not None:
         postgres.wait_ready()
         progress(f"postgres ready: {postgres.database_url}")
     else:
         progress("postgres: using DATABASE_URL from the environment")
     database_url = external_database_url or (postgres.database_url if postgres else "")
-    _migrate(database_url)
-    progress("migrations at head")
 
     moto.wait_ready()
     progress(f"AWS emulator ready: {moto.endpoint_url}")
@@ -232,8 +251,9 @@ def start_stack(
     )
     # In-process steps (provisioning, seeding) read the same settings as the services.
     os.environ.update(service_env)
-    purger = _provision(service_env, services)
-    progress("SNS topic and SQS queues provisioned")
+    steps = options.steps or InProcessSteps()
+    purger = steps.prepare(service_env, services)
+    progress("migrations at head; SNS topic and SQS queues provisioned")
     demo = _seed(
         database_url,
         data / "demo.json",
@@ -248,7 +268,7 @@ def start_stack(
     progress(f"temporal ready: {temporal.address}, UI http://127.0.0.1:{ports.temporal_ui.number}")
 
     started: dict[str, ManagedProcess] = {}
-    for service in services:
+    for service in services if steps.start_services else []:
         spec = service.spec(service_env, repo)
         if options.service_logs is not None:
             spec = replace(spec, log_file=options.service_logs / f"{service.name}.log", echo=False)
@@ -348,7 +368,7 @@ def _without_password(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
-def _summary(
+def summary_lines(
     ports: Ports,
     database_url: str,
     admin_api_token: str,
