@@ -1,4 +1,5 @@
-"""What the Kubernetes tests share: the pinned CLIs, the CRD schemas, and object validation.
+"""What the Kubernetes tests share: the pinned CLIs, the CRD schemas, object validation, the
+images skaffold builds and the Dockerfile they are built from.
 
 The CLIs come from `scripts/k8s-tools.sh` (`.tools/bin`, or TOOLS_DIR), else PATH; a test that
 needs a missing one skips and says how to get it. CRD schemas come from K8S_CRD_SCHEMAS, else
@@ -7,9 +8,12 @@ needs a missing one skips and says how to get it. CRD schemas come from K8S_CRD_
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+SKAFFOLD_CONFIG = REPO / "skaffold.yaml"
+DOCKERFILE = REPO / "services" / "Dockerfile"
 KUBERNETES_VERSION = "1.33.0"
 
 
@@ -103,3 +109,183 @@ def validate_all(documents: Iterable[dict[str, Any]]) -> None:
             validate(document)
         except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as error:
             raise AssertionError(f"{name} is invalid: {error}") from None
+
+
+# The images skaffold builds
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An image skaffold builds, its paths resolved as skaffold resolves them: the context from
+    the file of the config that declares it, the Dockerfile from the context."""
+
+    image: str
+    config: Path
+    context: Path
+    dockerfile: Path
+    build_args: tuple[tuple[str, str], ...]
+
+    def arg(self, name: str) -> str:
+        return dict(self.build_args)[name]
+
+
+def skaffold_configs(path: Path = SKAFFOLD_CONFIG) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The config of `path`, then those it requires, each with its file (one config a file)."""
+    [config] = load_all(path.read_text())
+    yield path, config
+    for dependency in config.get("requires", []):
+        yield from skaffold_configs((path.parent / dependency["path"]).resolve())
+
+
+@cache
+def skaffold_artifacts() -> tuple[Artifact, ...]:
+    """The artifacts of skaffold.yaml and of the configs it requires: every image we build."""
+    artifacts = []
+    for file, config in skaffold_configs():
+        for artifact in config.get("build", {}).get("artifacts", []):
+            context = (file.parent / artifact.get("context", ".")).resolve()
+            docker = artifact.get("docker", {})
+            artifacts.append(
+                Artifact(
+                    image=artifact["image"],
+                    config=file,
+                    context=context,
+                    dockerfile=context / docker.get("dockerfile", "Dockerfile"),
+                    build_args=tuple(docker.get("buildArgs", {}).items()),
+                )
+            )
+    return tuple(artifacts)
+
+
+# services/Dockerfile, parsed
+
+
+_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+# The instructions in which Docker substitutes variables; RUN's are the shell's, at build time.
+_SUBSTITUTED = {"ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "USER", "VOLUME", "WORKDIR"}
+
+
+def substitute(text: str, scope: Mapping[str, str]) -> str:
+    """`$NAME` and `${NAME}` of the variables in scope; others (the base image's PATH) stay."""
+    return _VARIABLE.sub(lambda m: scope.get(m[1] or m[2], m[0]), text)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    arguments: str
+    # The ARGs and ENVs in effect at this instruction, with the image's values.
+    scope: tuple[tuple[str, str], ...] = ()
+
+    def words(self) -> list[str]:
+        words = shlex.split(self.arguments)
+        if self.keyword not in _SUBSTITUTED:
+            return words
+        return [substitute(word, dict(self.scope)) for word in words]
+
+    def flags_and_words(self) -> tuple[dict[str, str], list[str]]:
+        """`COPY --from=builder a b` -> ({"from": "builder"}, ["a", "b"])."""
+        flags: dict[str, str] = {}
+        words = self.words()
+        while words and words[0].startswith("--"):
+            name, _, value = words.pop(0)[2:].partition("=")
+            flags[name] = value
+        return flags, words
+
+    def pairs(self) -> dict[str, str]:
+        """ENV and LABEL's `key=value` words."""
+        return dict(word.split("=", 1) for word in self.words())
+
+    @property
+    def mounts(self) -> list[str]:
+        """A RUN's `--mount=` flags."""
+        flags = re.match(r"^(--\S+\s+)*", self.arguments)
+        return re.findall(r"--mount=(\S+)", flags[0] if flags else "")
+
+    @property
+    def shell(self) -> str:
+        """A RUN's command without its BuildKit flags (`--mount=...`)."""
+        return re.sub(r"^(--\S+\s+)*", "", self.arguments)
+
+
+@dataclass(frozen=True)
+class Stage:
+    source: str  # FROM as written
+    base: str  # FROM with the global ARGs substituted
+    name: str | None
+    instructions: tuple[Instruction, ...]
+
+    def all(self, keyword: str) -> list[Instruction]:
+        return [i for i in self.instructions if i.keyword == keyword]
+
+    def env(self) -> dict[str, str]:
+        return {k: v for i in self.all("ENV") for k, v in i.pairs().items()}
+
+    def labels(self) -> dict[str, str]:
+        return {k: v for i in self.all("LABEL") for k, v in i.pairs().items()}
+
+
+@dataclass(frozen=True)
+class Dockerfile:
+    arguments: dict[str, str]  # the global ARGs (before the first FROM), given or defaults
+    stages: tuple[Stage, ...]
+
+    def stage(self, name: str | None) -> Stage:
+        """The named stage, or the final one."""
+        return self.stages[-1] if name is None else next(s for s in self.stages if s.name == name)
+
+
+def _lines() -> list[tuple[str, str]]:
+    """(keyword, arguments) of each instruction: comments dropped, continuation lines joined."""
+    instructions = []
+    pending = ""
+    for line in DOCKERFILE.read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1].rstrip() + " "
+            continue
+        keyword, _, arguments = (pending + stripped).partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+        pending = ""
+    return instructions
+
+
+def _declared(arguments: str) -> tuple[str, str | None]:
+    """`ARG NAME=default` -> (NAME, default); `ARG NAME` -> (NAME, None)."""
+    [word] = shlex.split(arguments)
+    name, equals, default = word.partition("=")
+    return name, default if equals else None
+
+
+@cache
+def parse_dockerfile(build_args: tuple[tuple[str, str], ...] = ()) -> Dockerfile:
+    """services/Dockerfile as built with these arguments. Docker's scoping: a global ARG is seen by
+    FROM only, a stage sees the ARGs it declares (a declared one without value is empty) and its
+    ENVs, each from where it is declared on."""
+    given = dict(build_args)
+    defaults: dict[str, str] = {}
+    stages: list[Stage] = []
+    scope: dict[str, str] = {}
+    for keyword, arguments in _lines():
+        if keyword == "ARG" and not stages:
+            name, default = _declared(arguments)
+            defaults[name] = given.get(name, default or "")
+        elif keyword == "FROM":
+            source, *alias = re.split(r"\s+as\s+", arguments, flags=re.IGNORECASE)
+            stages.append(
+                Stage(source, substitute(source, defaults), alias[0] if alias else None, ())
+            )
+            scope = {}
+        else:
+            instruction = Instruction(keyword, arguments, tuple(scope.items()))
+            if keyword == "ARG":
+                name, default = _declared(arguments)
+                fallback = defaults.get(name, "") if default is None else default
+                scope[name] = given.get(name, fallback)
+            elif keyword == "ENV":
+                scope |= instruction.pairs()
+            last = stages[-1]
+            stages[-1] = Stage(last.source, last.base, last.name, (*last.instructions, instruction))
+    return Dockerfile(defaults, tuple(stages))

@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.k8s.support import REPO, load_all, run, tool, validate_all
+from tests.k8s.support import (
+    REPO,
+    load_all,
+    parse_dockerfile,
+    run,
+    skaffold_artifacts,
+    tool,
+    validate_all,
+)
 
 KIND_CONFIG = REPO / "k8s" / "kind" / "cluster.yaml"
 DEV = REPO / "k8s" / "dev"
@@ -26,6 +34,8 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 RUNS_AS_ROOT = {"otel-lgtm"}
 # name:tag with a version-like tag (digits), optionally @sha256:...; never latest.
 PINNED_IMAGE = re.compile(r"^[a-z0-9./_-]+:(?!latest$)[\w.-]*\d[\w.-]*(@sha256:[0-9a-f]{64})?$")
+# Images k8s/dev/skaffold.yaml builds: skaffold puts the built tag in place of the bare name.
+BUILT = {a.image: a for a in skaffold_artifacts() if a.config == DEV / "skaffold.yaml"}
 
 
 def read_yaml(path: Path) -> Any:
@@ -145,7 +155,8 @@ def test_every_container_has_resources_probes_and_a_pinned_image(
     assert len(found) == 4
     for workload, container in found:
         where = f"{workload} container {container['name']}"
-        assert PINNED_IMAGE.match(container["image"]), f"{where}: unpinned {container['image']}"
+        image = container["image"]
+        assert image in BUILT or PINNED_IMAGE.match(image), f"{where}: unpinned {image}"
         resources = container["resources"]
         assert {"cpu", "memory"} <= set(resources["requests"]), where
         assert "memory" in resources["limits"], where
@@ -234,11 +245,40 @@ def test_temporal_cli_matches_the_wheel_of_make_up(rendered: tuple[dict[str, Any
     assert container["image"] == f"temporalio/temporal:{found.group(1)}"
 
 
-def test_aws_emulator_serves_on_4566(rendered: tuple[dict[str, Any], ...]) -> None:
-    [container] = pod_spec(named(rendered, "Deployment", "aws-emulator"))["containers"]
-    env = {variable["name"]: variable.get("value") for variable in container["env"]}
-    assert env["MOTO_PORT"] == "4566"
-    assert container["image"].startswith("motoserver/moto:")
+def test_aws_emulator_runs_our_mended_moto_on_4566(rendered: tuple[dict[str, Any], ...]) -> None:
+    """Our image (python -m payments_aws_emulator), not upstream moto's, whose SQS can lose a
+    message; serving on all interfaces, on the port its build argument exposes."""
+    deployment = named(rendered, "Deployment", "aws-emulator")
+    [container] = pod_spec(deployment)["containers"]
+    artifact = BUILT[container["image"]]
+    assert artifact.arg("PACKAGE") == "payments-aws-emulator"
+    assert container["imagePullPolicy"] == "IfNotPresent", "built locally, in no registry"
+    [port] = container["ports"]
+    assert str(port["containerPort"]) == artifact.arg("PORT") == "4566"
+    assert container["args"] == ["-H", "0.0.0.0", "-p", "4566"]  # noqa: S104 - its Service's
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/moto-api/", "port": port["name"]}
+    images = [c["image"] for _, c in containers(rendered)]
+    assert not [image for image in images if "moto" in image], "no upstream moto image left"
+
+
+def test_aws_emulator_runs_as_the_images_user_on_a_read_only_root(
+    rendered: tuple[dict[str, Any], ...],
+) -> None:
+    spec = pod_spec(named(rendered, "Deployment", "aws-emulator"))
+    [container] = spec["containers"]
+    [user] = parse_dockerfile(BUILT[container["image"]].build_args).stage(None).all("USER")
+    uid, _, gid = user.arguments.partition(":")
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert str(spec["securityContext"]["runAsUser"]) == uid == "10001"
+    assert str(spec["securityContext"]["runAsGroup"]) == gid
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # HOME=/tmp in the image: the one writable place, an emptyDir.
+    [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+    [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert "emptyDir" in volume
+    env = parse_dockerfile(BUILT[container["image"]].build_args).stage(None).env()
+    assert env["HOME"] == "/tmp"
 
 
 # The add-ons' install values

@@ -2,7 +2,8 @@
 
 No skaffold binary is available here, so the configs are checked against the part of skaffold's
 v4beta13 schema they use (typos and misplaced keys fail), and against what they point at: the
-Dockerfiles, the chart and its values, the dev infrastructure's Services.
+Dockerfile and its build arguments, the chart and its values, the dev infrastructure's Services.
+test_dockerfile.py checks each image's arguments against its workspace member.
 """
 
 import os
@@ -16,9 +17,18 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.k8s.support import REPO, load_all, run, tool
+from tests.k8s.support import (
+    DOCKERFILE,
+    REPO,
+    SKAFFOLD_CONFIG,
+    load_all,
+    parse_dockerfile,
+    run,
+    skaffold_artifacts,
+    tool,
+)
 
-ROOT_CONFIG = REPO / "skaffold.yaml"
+ROOT_CONFIG = SKAFFOLD_CONFIG
 DEV_CONFIG = REPO / "k8s" / "dev" / "skaffold.yaml"
 BEFORE_CHART = REPO / "k8s" / "dev" / "before-chart.sh"
 CHART = "charts/payments"
@@ -26,13 +36,15 @@ KIND_VALUES = f"{CHART}/ci/kind-values.yaml"
 PRODUCTION_VALUES = f"{CHART}/ci/production-values.yaml"
 MINIMUM_API_VERSION = (4, "beta", 13)
 
-# Chart values key of each component -> the image skaffold builds for it, and its Dockerfile.
+# Chart values key of each component -> the image skaffold builds for it.
 IMAGES = {
-    "api": ("payments-api", "services/api/Dockerfile"),
-    "worker": ("payments-worker", "services/worker/Dockerfile"),
-    "paymentProcessor": ("payments-processor", "services/payment-processor/Dockerfile"),
-    "webhookSender": ("payments-webhook-sender", "services/webhook-sender/Dockerfile"),
+    "api": "payments-api",
+    "worker": "payments-worker",
+    "paymentProcessor": "payments-processor",
+    "webhookSender": "payments-webhook-sender",
 }
+# Built by the dev infrastructure's config, for its own manifests (k8s/dev/aws-emulator.yaml).
+DEV_IMAGES = {"payments-aws-emulator"}
 IMAGE_FIELDS = ("FULLY_QUALIFIED", "REPO", "TAG", "DIGEST", "DOMAIN", "REPO_NO_DOMAIN")
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*\.([A-Za-z0-9_]+)\s*\}\}")
 
@@ -329,29 +341,80 @@ def test_dev_infra_applies_the_kustomization_with_kubectl(dev: dict[str, Any]) -
 # Build
 
 
-def test_four_artifacts_built_from_the_repository_root(root: dict[str, Any]) -> None:
-    artifacts = {a["image"]: a for a in root["build"]["artifacts"]}
-    assert set(artifacts) == {image for image, _ in IMAGES.values()}
-    for image, dockerfile in IMAGES.values():
-        assert artifacts[image]["context"] == "."
-        assert artifacts[image]["docker"]["dockerfile"] == dockerfile
+def test_the_chart_images_are_built_by_the_root_config_and_the_emulator_by_dev_infra(
+    root: dict[str, Any], dev: dict[str, Any]
+) -> None:
+    assert {a["image"] for a in root["build"]["artifacts"]} == set(IMAGES.values())
+    assert {a["image"] for a in dev["build"]["artifacts"]} == DEV_IMAGES
 
 
-@pytest.mark.parametrize("component", sorted(IMAGES))
-def test_artifact_dockerfile_exists(component: str) -> None:
-    assert (REPO / IMAGES[component][1]).is_file()
+def test_every_artifact_is_built_from_the_repository_root_with_the_one_dockerfile() -> None:
+    artifacts = skaffold_artifacts()
+    assert {a.image for a in artifacts} == {*IMAGES.values(), *DEV_IMAGES}
+    for artifact in artifacts:
+        # A required config's paths are relative to its own file: k8s/dev's context is ../..
+        assert artifact.context == REPO, artifact.image
+        assert artifact.dockerfile == DOCKERFILE, artifact.image
+    assert DOCKERFILE.is_file()
 
 
-def test_buildkit_is_on_when_a_dockerfile_needs_it(root: dict[str, Any]) -> None:
-    dockerfiles = [REPO / dockerfile for _, dockerfile in IMAGES.values()]
-    assert any("--mount=" in path.read_text() for path in dockerfiles)
-    assert root["build"]["local"]["useBuildkit"] is True
-    for name in ("kind", "production-like"):
-        assert profile(root, name)["build"]["local"]["useBuildkit"] is True, name
+def test_build_args_are_the_dockerfiles_arguments() -> None:
+    """Every argument without a default is given (or its instructions would read it empty), and
+    none that the Dockerfile does not declare (Docker warns and ignores it)."""
+    dockerfile = parse_dockerfile()
+    declared = [
+        instruction.words()[0].partition("=")
+        for each in dockerfile.stages
+        for instruction in each.all("ARG")
+    ]
+    required = {name for name, equals, _ in declared if not equals}
+    known = {name for name, _, _ in declared} | set(dockerfile.arguments)
+    assert required == {"PACKAGE", "SOURCE", "MODULE", "PORT"}
+    for artifact in skaffold_artifacts():
+        given = {name for name, _ in artifact.build_args}
+        assert required <= given <= known, artifact.image
+        assert given.isdisjoint(dockerfile.arguments), "the bases keep their pinned defaults"
 
 
-def test_dev_loop_tags_by_content(root: dict[str, Any]) -> None:
+def test_each_image_is_named_after_the_member_it_installs() -> None:
+    for artifact in skaffold_artifacts():
+        args = dict(artifact.build_args)
+        assert artifact.image == args["PACKAGE"]
+        assert args["MODULE"] == args["PACKAGE"].replace("-", "_"), artifact.image
+
+
+@pytest.mark.parametrize("name", ["root", "dev-infra"])
+def test_buildkit_is_on_when_the_dockerfile_needs_it(
+    root: dict[str, Any], dev: dict[str, Any], name: str
+) -> None:
+    assert "--mount=" in DOCKERFILE.read_text()
+    config = root if name == "root" else dev
+    assert config["build"]["local"]["useBuildkit"] is True
+    if name == "root":
+        for profile_name in ("kind", "production-like"):
+            assert profile(root, profile_name)["build"]["local"]["useBuildkit"] is True
+
+
+def test_every_artifact_is_deployed(root: dict[str, Any]) -> None:
+    """An image nothing runs is a wasted build: the chart's values name each root artifact, and
+    the dev infrastructure's manifests each of its own (skaffold replaces the name with the
+    built image)."""
+    templates = " ".join(only_release(root["deploy"])["setValueTemplates"].values())
+    for image in IMAGES.values():
+        assert f".IMAGE_REPO_{sanitized(image)}" in templates, image
+    rendered = load_all(run(tool("kubectl"), "kustomize", str(DEV_CONFIG.parent)))
+    images = {
+        container["image"]
+        for document in rendered
+        if document["kind"] in {"Deployment", "StatefulSet"}
+        for container in document["spec"]["template"]["spec"]["containers"]
+    }
+    assert images >= DEV_IMAGES
+
+
+def test_dev_loop_tags_by_content(root: dict[str, Any], dev: dict[str, Any]) -> None:
     assert root["build"]["tagPolicy"] == {"inputDigest": {}}
+    assert dev["build"]["tagPolicy"] == {"inputDigest": {}}
 
 
 # Deploy: the chart with the images just built
@@ -368,7 +431,7 @@ def test_chart_release_uses_the_kind_values(root: dict[str, Any]) -> None:
 def test_set_value_templates_name_each_image(root: dict[str, Any], name: str) -> None:
     deploy = root["deploy"] if name == "base" else profile(root, name)["deploy"]
     templates = only_release(deploy)["setValueTemplates"]
-    for component, (image, _) in IMAGES.items():
+    for component, image in IMAGES.items():
         variable = sanitized(image)
         assert templates[f"{component}.image.repository"] == f"{{{{.IMAGE_REPO_{variable}}}}}"
         assert templates[f"{component}.image.tag"] == f"{{{{.IMAGE_TAG_{variable}}}}}"
@@ -513,7 +576,7 @@ def test_production_like_profile_pushes_and_skips_the_dev_infrastructure(
     assert release["valuesFiles"] == [PRODUCTION_VALUES]
     # A profile's deploy.helm replaces the base one whole: no dev-infra wait hook.
     assert "hooks" not in production["deploy"]["helm"]
-    for component, (image, _) in IMAGES.items():
+    for component, image in IMAGES.items():
         digest = f"{{{{.IMAGE_DIGEST_{sanitized(image)}}}}}"
         assert release["setValueTemplates"][f"{component}.image.digest"] == digest
 
