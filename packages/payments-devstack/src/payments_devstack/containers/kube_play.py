@@ -14,8 +14,8 @@ What podman 4.3 (Debian 12) needs, done to the rendered objects and nothing else
 - a played Secret cannot be read back by `secretKeyRef`, so each Secret becomes a podman secret
   (`podman secret create`, from its `data` map) before anything is played;
 - a Job is not a kind it plays, so each hook Job's pod template is played as a Pod.
-Services, PodDisruptionBudgets, ServiceAccounts, HPAs, NetworkPolicies and ScaledObjects have
-nothing to act on one host and are left out.
+Services, PodDisruptionBudgets, ServiceAccounts, HPAs, NetworkPolicies, ScaledObjects and the
+`helm test` pod have nothing to act on one host and are left out.
 
 `make kube-down` stops whatever a previous `make kube-play` left running.
 """
@@ -116,7 +116,9 @@ def for_podman(documents: list[dict[str, Any]]) -> Rendered:
     jobs = []
     for document in documents:
         kind, name = document["kind"], document["metadata"]["name"]
-        if kind == "Secret":
+        if _hook(document) == "test":
+            rendered.left_out.append(f"helm test {kind}/{name}")
+        elif kind == "Secret":
             rendered.secrets[name] = dict(document.get("data") or {})
         elif kind == "ConfigMap":
             rendered.config_maps.append(document)
@@ -143,6 +145,11 @@ def for_podman(documents: list[dict[str, Any]]) -> Rendered:
             }
         )
     return rendered
+
+
+def _hook(document: dict[str, Any]) -> str | None:
+    hook: str | None = document["metadata"].get("annotations", {}).get("helm.sh/hook")
+    return hook
 
 
 def _hook_weight(job: dict[str, Any]) -> int:
@@ -435,11 +442,10 @@ def following(engine: Engine, played: list[Container], writer: OutputWriter) -> 
             follower.stop()
 
 
-def up(env: Mapping[str, str]) -> int:
+def up(env: Mapping[str, str], data: Path) -> int:
     supervisor = Supervisor()
     progress = Progress(supervisor, "kube-play")
     StopSignals(on_repeat=lambda: kill_everything(supervisor, progress)).install()
-    data = REPO / ".data"
     play_file = pods_file(data)
     engine: Engine | None = None
     purger: QueuePurger | None = None
@@ -513,12 +519,12 @@ def _watch(
         counts = now
 
 
-def down(env: Mapping[str, str]) -> int:
+def down(env: Mapping[str, str], data: Path) -> int:
     supervisor = Supervisor()
     progress = Progress(supervisor, "kube-down")
     try:
         engine = find_engine(env, required="podman")
-        play_file = pods_file(REPO / ".data")
+        play_file = pods_file(data)
         if not play_file.exists():
             progress("no pods of make kube-play to stop")
             return 0
@@ -532,8 +538,12 @@ def down(env: Mapping[str, str]) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m payments_devstack.containers.kube_play")
     parser.add_argument("command", choices=["up", "down"])
-    command = parser.parse_args(argv).command
-    return up(os.environ) if command == "up" else down(os.environ)
+    parser.add_argument(
+        "--data", type=Path, default=REPO / ".data", help="state directory (make up's .data/)"
+    )
+    arguments = parser.parse_args(argv)
+    command = up if arguments.command == "up" else down
+    return command(os.environ, arguments.data.resolve())
 
 
 if __name__ == "__main__":
