@@ -91,7 +91,8 @@ PORT_VARIABLES = (
 )  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: its pods stop when its tests end, not at the end of the whole suite.
+@pytest.fixture(scope="module")
 def kube_play(built_images: dict[str, int]) -> Iterator[KubePlay]:
     data = Path(tempfile.mkdtemp(prefix="payments-kube-play-"))
     ports = dict(zip(PORT_VARIABLES, find_free_ports(len(PORT_VARIABLES)), strict=True))

@@ -139,16 +139,7 @@ def up(repo: Path, env: Mapping[str, str]) -> int:
             for service in APP_SERVICES
             if service.name in stack.services and (health_port := service.health_port(env))
         }
-        summary = summary_lines(
-            stack.ports,
-            stack.database_url,
-            stack.service_env["ADMIN_API_TOKEN"],
-            stack.demo,
-            stack.logs,
-            health,
-            stack.receiver.url,
-        )
-        supervisor.writer.block("devstack", ["", *summary])
+        supervisor.writer.block("devstack", ["", *stack_summary(stack, health)])
         exited = supervisor.wait_for_unexpected_exit()
         progress(f"error: {supervisor.describe_exit(exited)}; stopping everything")
         return 1
@@ -163,6 +154,19 @@ def up(repo: Path, env: Mapping[str, str]) -> int:
             purger.stop()
         supervisor.stop_all()
         progress("stopped")
+
+
+def stack_summary(stack: RunningStack, health: dict[str, int]) -> list[str]:
+    """What `make up` prints once everything is ready (and `make kube-play` too)."""
+    return summary_lines(
+        stack.ports,
+        stack.database_url,
+        stack.service_env["ADMIN_API_TOKEN"],
+        stack.demo,
+        stack.logs,
+        health,
+        stack.receiver.url,
+    )
 
 
 def kill_everything(supervisor: Supervisor, progress: Progress) -> None:

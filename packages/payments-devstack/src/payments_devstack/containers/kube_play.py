@@ -53,8 +53,8 @@ from payments_devstack.up import (
     Progress,
     StackOptions,
     kill_everything,
+    stack_summary,
     start_stack,
-    summary_lines,
 )
 
 CHART = REPO / "charts" / "payments"
@@ -474,15 +474,7 @@ def up(env: Mapping[str, str], data: Path) -> int:
                 for service in APP_SERVICES
                 if service.name in HEALTH_PORT_VALUES and (port := service.health_port(env))
             }
-            lines = summary_lines(
-                stack.ports,
-                stack.database_url,
-                stack.service_env["ADMIN_API_TOKEN"],
-                stack.demo,
-                stack.logs,
-                health,
-                stack.receiver.url,
-            )
+            lines = stack_summary(stack, health)
             pods = [f"  pods               {', '.join(c.pod for c in played)} (podman pod ps)"]
             supervisor.writer.block("kube-play", ["", *lines[:1], *pods, *lines[1:]])
             return _watch(engine, played, supervisor, progress)
