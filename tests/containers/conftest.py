@@ -93,7 +93,7 @@ PORT_VARIABLES = (
 
 # Module-scoped: its pods stop when its tests end, not at the end of the whole suite.
 @pytest.fixture(scope="module")
-def kube_play(built_images: dict[str, int]) -> Iterator[KubePlay]:
+def kube_play(engine: Engine, built_images: dict[str, int]) -> Iterator[KubePlay]:
     data = Path(tempfile.mkdtemp(prefix="payments-kube-play-"))
     ports = dict(zip(PORT_VARIABLES, find_free_ports(len(PORT_VARIABLES)), strict=True))
     env = {**os.environ, **{name: str(port) for name, port in ports.items()}}
@@ -129,3 +129,9 @@ def kube_play(built_images: dict[str, int]) -> Iterator[KubePlay]:
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(data, ignore_errors=True)
+    # Ctrl-C stops everything: the process ends cleanly, and no pod or secret of it is left.
+    assert process.returncode == 0, play.output()[-3000:]
+    assert "stopping everything" in play.output()
+    assert "payments-" not in engine.run("pod", "ps", "--format", "{{.Name}}").stdout
+    secrets = engine.run("secret", "ls", "--format", "{{.Name}}").stdout.split()
+    assert not {"payments", "payments-hooks"} & set(secrets)

@@ -38,7 +38,7 @@ print(json.dumps({
 
 
 def test_make_images_builds_what_skaffold_builds(built_images: dict[str, int]) -> None:
-    expected = {f"{image.name}:{DEFAULT_TAG}" for image in skaffold_images()}
+    expected = {image.reference(DEFAULT_TAG) for image in skaffold_images()}
     assert set(built_images) == expected
     assert expected >= {f"{name}:{DEFAULT_TAG}" for name in (*SERVICES, "payments-aws-emulator")}
     assert all(size > 0 for size in built_images.values())

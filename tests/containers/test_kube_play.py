@@ -18,12 +18,8 @@ import pytest
 import yaml
 
 from payments_devstack.containers.engine import Engine
-from payments_devstack.containers.kube_play import (
-    Container,
-    containers,
-    pods_file,
-    probe_answers,
-)
+from payments_devstack.containers.pods import pods_file, probe_answers
+from payments_devstack.containers.rendering import Container, containers
 from tests.containers.conftest import KubePlay
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]

@@ -12,7 +12,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,6 +22,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
+from payments_devstack.containers.images import Image, skaffold_images
 
 REPO = Path(__file__).resolve().parents[2]
 SKAFFOLD_CONFIG = REPO / "skaffold.yaml"
@@ -114,47 +116,16 @@ def validate_all(documents: Iterable[dict[str, Any]]) -> None:
 # The images skaffold builds
 
 
-@dataclass(frozen=True)
-class Artifact:
-    """An image skaffold builds, its paths resolved as skaffold resolves them: the context from
-    the file of the config that declares it, the Dockerfile from the context."""
-
-    image: str
-    config: Path
-    context: Path
-    dockerfile: Path
-    build_args: tuple[tuple[str, str], ...]
-
-    def arg(self, name: str) -> str:
-        return dict(self.build_args)[name]
-
-
-def skaffold_configs(path: Path = SKAFFOLD_CONFIG) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """The config of `path`, then those it requires, each with its file (one config a file)."""
-    [config] = load_all(path.read_text())
-    yield path, config
-    for dependency in config.get("requires", []):
-        yield from skaffold_configs((path.parent / dependency["path"]).resolve())
+# An image skaffold builds, its paths resolved as skaffold resolves them (`make images` builds
+# exactly these).
+Artifact = Image
 
 
 @cache
 def skaffold_artifacts() -> tuple[Artifact, ...]:
-    """The artifacts of skaffold.yaml and of the configs it requires: every image we build."""
-    artifacts = []
-    for file, config in skaffold_configs():
-        for artifact in config.get("build", {}).get("artifacts", []):
-            context = (file.parent / artifact.get("context", ".")).resolve()
-            docker = artifact.get("docker", {})
-            artifacts.append(
-                Artifact(
-                    image=artifact["image"],
-                    config=file,
-                    context=context,
-                    dockerfile=context / docker.get("dockerfile", "Dockerfile"),
-                    build_args=tuple(docker.get("buildArgs", {}).items()),
-                )
-            )
-    return tuple(artifacts)
+    """The artifacts of skaffold.yaml and of the configs it requires: every image we build,
+    as `make images` reads them."""
+    return tuple(skaffold_images())
 
 
 # services/Dockerfile, parsed

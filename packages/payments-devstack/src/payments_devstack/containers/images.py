@@ -16,47 +16,62 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
 from payments_devstack.containers.engine import REPO, Engine, find_engine
 from payments_devstack.errors import DevstackError
 
-SKAFFOLD_FILES = (REPO / "skaffold.yaml", REPO / "k8s" / "dev" / "skaffold.yaml")
+SKAFFOLD_CONFIG = REPO / "skaffold.yaml"
 BASES_SCRIPT = REPO / "scripts" / "containers" / "bases.sh"
 DEFAULT_TAG = "dev"
 
 
 @dataclass(frozen=True)
 class Image:
-    name: str
+    """One artifact of skaffold's files: what to build, from where, with which arguments."""
+
+    image: str
+    config: Path
     context: Path
     dockerfile: Path
-    build_args: Mapping[str, str]
+    build_args: tuple[tuple[str, str], ...]
+
+    def arg(self, name: str) -> str:
+        return dict(self.build_args)[name]
 
     def reference(self, tag: str) -> str:
-        return f"{self.name}:{tag}"
+        return f"{self.image}:{tag}"
 
 
-def skaffold_images(files: tuple[Path, ...] = SKAFFOLD_FILES) -> list[Image]:
-    """Every artifact of the default pipeline of skaffold's files, in their order."""
+def skaffold_configs(path: Path = SKAFFOLD_CONFIG) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The config of `path`, then those it requires, each with its file (one config a file)."""
+    (config,) = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    yield path, config
+    for dependency in config.get("requires", []):
+        yield from skaffold_configs((path.parent / dependency["path"]).resolve())
+
+
+def skaffold_images() -> list[Image]:
+    """The artifacts of skaffold.yaml and of the configs it requires: every image we build."""
     images = []
-    for path in files:
-        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            for artifact in (document or {}).get("build", {}).get("artifacts", []):
-                context = (path.parent / artifact.get("context", ".")).resolve()
-                docker = artifact["docker"]
-                images.append(
-                    Image(
-                        name=artifact["image"],
-                        context=context,
-                        dockerfile=context / docker.get("dockerfile", "Dockerfile"),
-                        build_args={k: str(v) for k, v in docker.get("buildArgs", {}).items()},
-                    )
+    for file, config in skaffold_configs():
+        for artifact in config.get("build", {}).get("artifacts", []):
+            context = (file.parent / artifact.get("context", ".")).resolve()
+            docker = artifact.get("docker", {})
+            images.append(
+                Image(
+                    image=artifact["image"],
+                    config=file,
+                    context=context,
+                    dockerfile=context / docker.get("dockerfile", "Dockerfile"),
+                    build_args=tuple((k, str(v)) for k, v in docker.get("buildArgs", {}).items()),
                 )
+            )
     return images
 
 
@@ -126,7 +141,7 @@ def build(
             started = time.monotonic()
             argv = [
                 engine.name, "build", "--network=host", *bases, *secret,
-                *(f"--build-arg={k}={v}" for k, v in image.build_args.items()),
+                *(f"--build-arg={k}={v}" for k, v in image.build_args),
                 "--file", str(image.dockerfile), "--tag", reference, str(image.context),
             ]  # fmt: skip
             log.write(f"$ {' '.join(argv)}\n")
