@@ -2,7 +2,7 @@
 # Local substitutes for the Dockerfile's two bases, for machines that reach no container registry
 # (only PyPI and Debian's mirrors): prints the two image names as build arguments.
 #
-#   python  Debian bookworm with Debian's Python 3.11 (debootstrap, about a minute), in place of
+#   python  Debian bookworm with Debian's Python 3.11 (debootstrap, about 30 s), in place of
 #           python:3.11.14-slim-bookworm: the same distribution, another build of 3.11
 #   uv      uv's binary out of its PyPI wheel, alone in an image, in place of ghcr.io/astral-sh/uv
 #
@@ -20,16 +20,17 @@ log() { echo "images: $*" >&2; }
 
 exists() { "$ENGINE" image inspect "$1" >/dev/null 2>&1; }
 
-build_python_base() {
+# Each build runs in a subshell, so its EXIT trap cleans up its own scratch directory only.
+build_python_base() (
     command -v debootstrap >/dev/null || {
         log "debootstrap not found: apt-get install debootstrap (or build where a registry is reachable)"
         exit 1
     }
     local root started
     root="$(mktemp -d)"
-    trap 'rm -rf "$root"' RETURN
+    trap 'rm -rf "$root" "$root.log"' EXIT
     started=$SECONDS
-    log "building $PYTHON_BASE: debootstrap of bookworm with python3.11 (about a minute)"
+    log "building $PYTHON_BASE: debootstrap of bookworm with python3.11 (about 30 s)"
     debootstrap --variant=minbase --include=python3.11,ca-certificates bookworm "$root" \
         "$DEBIAN_MIRROR" >"$root.log" 2>&1 || { tail -n 20 "$root.log" >&2; exit 1; }
     rm -f "$root.log"
@@ -39,16 +40,21 @@ build_python_base() {
     tar -C "$root" -c . | "$ENGINE" import --quiet \
         --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3.11"]' - "$PYTHON_BASE" >/dev/null
     log "built $PYTHON_BASE in $((SECONDS - started)) s"
-}
+)
 
-build_uv_base() {
+build_uv_base() (
     local work
     work="$(mktemp -d)"
-    trap 'rm -rf "$work"' RETURN
+    trap 'rm -rf "$work"' EXIT
     log "building $UV_BASE: uv $UV_VERSION from its PyPI wheel"
-    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work" \
-        "uv==$UV_VERSION"
-    python3 - "$work" <<'PY'
+    # uv itself fetches it where it is installed (under `make`, python3 is a venv without pip).
+    if command -v uv >/dev/null; then
+        uv pip install --quiet --no-deps --target "$work/site" "uv==$UV_VERSION"
+        cp "$work/site/bin/uv" "$work/uv"
+    else
+        python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work" \
+            "uv==$UV_VERSION"
+        python3 - "$work" <<'PY'
 import pathlib, sys, zipfile
 work = pathlib.Path(sys.argv[1])
 (wheel,) = work.glob("uv-*.whl")
@@ -57,8 +63,9 @@ with zipfile.ZipFile(wheel) as archive:
     (work / "uv").write_bytes(archive.read(member))
 (work / "uv").chmod(0o755)
 PY
+    fi
     tar -C "$work" -c uv | "$ENGINE" import --quiet - "$UV_BASE" >/dev/null
-}
+)
 
 exists "$PYTHON_BASE" || build_python_base
 exists "$UV_BASE" || build_uv_base

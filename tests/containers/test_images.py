@@ -2,14 +2,17 @@
 
 import json
 import time
+import uuid
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from payments_devstack.containers.engine import Engine
-from payments_devstack.containers.images import DEFAULT_TAG, skaffold_images
+from payments_devstack.containers.images import DEFAULT_TAG, base_arguments, skaffold_images
 from payments_devstack.processes import find_free_ports
+from tests.k8s.support import DOCKERFILE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -95,3 +98,33 @@ def test_the_emulator_image_serves_sqs_with_its_mends(
         assert mended.stdout.strip() == "True"
     finally:
         engine.run("rm", "--force", container, check=False)
+
+
+def test_the_local_bases_build_from_nothing(engine: Engine, tmp_path: Path) -> None:
+    """What `make images` does on a machine that reaches no registry, under names of the test's
+    own so that nothing is cached: Debian's Python by debootstrap, uv from its wheel."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {
+        "PYTHON_BASE": f"localhost/payments-python-test:{suffix}",
+        "UV_BASE": f"localhost/payments-uv-test:{suffix}",
+    }
+    own = Engine(engine.name, {**engine.env, **names})
+    try:
+        arguments = base_arguments(own, {"BASE_IMAGES": "local"}, DOCKERFILE)
+        assert arguments == [
+            "--build-arg", f"PYTHON_IMAGE={names['PYTHON_BASE']}",
+            "--build-arg", f"UV_IMAGE={names['UV_BASE']}",
+        ]  # fmt: skip
+        # A builder stage as the Dockerfile's: uv from the one, run by the other's Python.
+        (tmp_path / "Dockerfile").write_text(
+            f"FROM {names['UV_BASE']} AS uv\n"
+            f"FROM {names['PYTHON_BASE']}\n"
+            "COPY --from=uv /uv /usr/local/bin/uv\n"
+            'RUN uv --version && python3.11 -c "import ssl, sqlite3; print(ssl.OPENSSL_VERSION)"\n'
+        )
+        engine.run(
+            "build", "--network=none", "--tag", f"payments-bases-test:{suffix}", str(tmp_path)
+        )
+    finally:
+        for image in (*names.values(), f"payments-bases-test:{suffix}"):
+            engine.run("image", "rm", "--force", image, check=False)
