@@ -8,6 +8,7 @@ it was down.
 """
 
 import os
+import re
 import signal
 import time
 import uuid
@@ -117,11 +118,10 @@ def test_a_payment_completes_through_the_containers_and_its_webhooks_arrive_sign
     payment_id = create_payment(kube_play)
     wait_completed(kube_play, payment_id)
     wait_webhooks(kube_play, payment_id)
-    # Each service's own lines, from inside its container, name the payment.
+    # Each service's own lines, from inside its container, name the payment (podman's log
+    # follower may print them a moment after the webhooks arrived).
     for name in ("api", "worker", "webhook-sender"):
-        assert any(line.startswith(name) and payment_id in line for line in kube_play.lines), (
-            f"no line of {name} names {payment_id}"
-        )
+        kube_play.wait_for_line(rf"^{re.escape(name)}\s*\|.*{payment_id}", 15)
 
 
 def test_the_four_deployments_and_both_hooks_ran_in_containers(kube_play: KubePlay) -> None:
