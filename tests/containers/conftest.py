@@ -97,8 +97,10 @@ def kube_play(engine: Engine, built_images: dict[str, int]) -> Iterator[KubePlay
     data = Path(tempfile.mkdtemp(prefix="payments-kube-play-"))
     ports = dict(zip(PORT_VARIABLES, find_free_ports(len(PORT_VARIABLES)), strict=True))
     env = {**os.environ, **{name: str(port) for name, port in ports.items()}}
-    # Retries a second apart, so a webhook missed while the sender restarts comes back quickly.
+    # Retries a second apart, so a webhook missed while the sender restarts comes back quickly;
+    # and room for the tests' polling, which shares the demo key's budget (100 a minute).
     env["WEBHOOK_RETRY_SCHEDULE"] = "1,1,1,1,1"
+    env["RATE_LIMIT_PER_MINUTE"] = "100000"
     process = subprocess.Popen(
         [sys.executable, "-m", "payments_devstack.containers.kube_play", "up", "--data", str(data)],
         cwd=REPO,

@@ -101,6 +101,14 @@ def signal_process(engine: Engine, container: Container, number: signal.Signals)
     os.kill(pid, number)
 
 
+def started_lines(kube_play: KubePlay) -> int:
+    return sum(
+        1
+        for line in list(kube_play.lines)
+        if line.startswith("worker") and "worker.started" in line
+    )
+
+
 def wait_ready_again(container: Container, restarts_before: int, engine: Engine) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -184,12 +192,21 @@ def test_a_killed_worker_comes_back_and_completes_what_came_while_it_was_down(
     payment_id = create_payment(kube_play)
     assert not probe_answers(*worker.probes["readinessProbe"]), "the worker answered while down"
     wait_ready_again(worker, restarts, engine)
+    # Its lines are followed across every restart, each start's first lines included, none
+    # twice: one `worker.started` per start.
+    starts = state(engine, worker)[1] + 1
+    deadline = time.monotonic() + 15
+    while started_lines(kube_play) < starts and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started_lines(kube_play) == starts
     wait_completed(kube_play, payment_id)
     wait_webhooks(kube_play, payment_id)
     assert "worker restarted by its pod's restart policy" in kube_play.output()
 
 
-def test_kube_play_honours_the_ports_it_is_given(kube_play: KubePlay) -> None:
+def test_kube_play_honours_the_ports_and_variables_it_is_given(
+    kube_play: KubePlay, engine: Engine
+) -> None:
     response = httpx.get(f"{kube_play.api}/health", timeout=5)
     assert response.status_code == 200
     by_name = {c.name: c for c in played(kube_play)}
@@ -199,3 +216,10 @@ def test_kube_play_honours_the_ports_it_is_given(kube_play: KubePlay) -> None:
         == (kube_play.ports["WEBHOOKS_HEALTH_PORT"])
     )
     assert Path(kube_play.data, "kube-play", "pods.yaml").exists()
+    variables = {
+        "api": ("RATE_LIMIT_PER_MINUTE", "100000"),
+        "webhook-sender": ("WEBHOOK_RETRY_SCHEDULE", "1,1,1,1,1"),
+    }
+    for name, (variable, value) in variables.items():
+        container = by_name[name].engine_name
+        assert engine.run("exec", container, "printenv", variable).stdout.strip() == value

@@ -72,9 +72,11 @@ class LogFollower:
             self._process.terminate()
 
     def _follow(self) -> None:
-        since: str | None = None
+        # podman's own timestamp of the last line printed: after a restart, the next follow
+        # starts there, so nothing the container wrote meanwhile is lost or printed twice.
+        since, last = "", ""
         while not self._stopped.is_set():
-            argv = [self._engine.name, "logs", "--follow"]
+            argv = [self._engine.name, "logs", "--follow", "--timestamps"]
             argv += ["--since", since] if since else []
             self._process = subprocess.Popen(  # noqa: S603 - argv is ours
                 [*argv, self._container.engine_name],
@@ -83,14 +85,31 @@ class LogFollower:
                 stderr=subprocess.STDOUT,
             )
             assert self._process.stdout is not None
+            # What the last follow printed comes again from `since` on; a write of several
+            # lines (a traceback) gives them one timestamp, so only earlier follows' are skipped.
+            printed_before = last
             for raw in self._process.stdout:
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                self._writer.line(self._container.name, text)
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                stamp, _, text = line.partition(" ")
+                order = _in_order(stamp)
+                if not order:  # podman's own message, not one of the container's lines
+                    self._writer.line(self._container.name, line)
+                elif order > printed_before:
+                    since, last = stamp, max(last, order)
+                    self._writer.line(self._container.name, text)
             self._process.wait()
-            # The container stopped (a restart follows under the pod's policy): pick up from here.
-            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            # The container stopped; its pod's restart policy starts it again.
             if self._stopped.wait(1.0):
                 return
+
+
+def _in_order(stamp: str) -> str:
+    """An RFC 3339 UTC timestamp as podman prints it (trailing zeros of the fraction dropped),
+    padded so that strings sort as times; "" for anything else (an error line of podman's)."""
+    if not (stamp.endswith("Z") and stamp[:4].isdigit()):
+        return ""
+    seconds, _, fraction = stamp[:-1].partition(".")
+    return f"{seconds}.{fraction.ljust(9, '0')}"
 
 
 def probe_answers(port: int, path: str) -> bool:
