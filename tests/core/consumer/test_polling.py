@@ -126,7 +126,7 @@ async def test_visibility_is_extended_while_a_record_is_slow(
     assert await queue_depth(sqs, queue.url) == (0, 0)
 
 
-async def test_stop_drains_in_flight_work_and_receives_no_more(
+async def test_stop_drains_in_flight_work_and_hands_back_what_the_open_poll_brings(
     topology: ProvisionedResources, aws: AwsContext, sqs: AwsClient
 ) -> None:
     queue = topology.queues[PROCESSING_QUEUE]
@@ -139,19 +139,25 @@ async def test_stop_drains_in_flight_work_and_receives_no_more(
         finished.append(record.message_id)
 
     first = await send(sqs, queue.url, payment_initiated("pay_drain"))
-    async with polling_sqs_client(aws, wait_seconds=20) as client:
-        # The production 20 s wait: stopping must not wait for the open long poll to end.
-        poller = SqsPoller(sqs=client, handle_one=slow, config=config(wait_seconds=20))
+    async with polling_sqs_client(aws, wait_seconds=3) as client:
+        # A 30 s visibility: a message the open poll took and nobody handed back would stay
+        # hidden that long (an abandoned long poll still takes what arrives until it ends).
+        poller = SqsPoller(
+            sqs=client, handle_one=slow, config=config(wait_seconds=3, visibility_timeout=30)
+        )
         task = asyncio.create_task(poller.run())
         await asyncio.wait_for(started.wait(), timeout=10)
+        await asyncio.sleep(0.3)  # the next long poll is open: a free slot asked for more
         assert poller.healthy
         poller.stop()
         assert not poller.healthy
-        await asyncio.wait_for(task, timeout=5)
+        later = await send(sqs, queue.url, payment_initiated("pay_after_stop"))
+        # The drain waits for the open poll, which ends within its wait.
+        await asyncio.wait_for(task, timeout=3 + 5)
 
-    assert finished == [first]
+    assert finished == [first], "received during the stop, so handed back, not handled"
     assert poller.stats.deleted == 1
-    later = await send(sqs, queue.url, payment_initiated("pay_after_stop"))
+    assert poller.stats.handed_back == 1
     response = await sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10)
     assert [message["MessageId"] for message in response["Messages"]] == [later]
 

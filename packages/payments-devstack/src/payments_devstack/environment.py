@@ -119,6 +119,8 @@ def service_environment(
         "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
         # Children write through pipes; unbuffered output keeps log lines live and in order.
         "PYTHONUNBUFFERED": "1",
+        # A stopping consumer lets its open long poll end: short polls keep Ctrl-C quick.
+        "SQS_WAIT_SECONDS": "5",
     }
     defaults["AWS_DEFAULT_REGION"] = result.get("AWS_REGION") or defaults["AWS_REGION"]
     for name, value in defaults.items():

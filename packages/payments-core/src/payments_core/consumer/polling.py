@@ -5,8 +5,11 @@
 - Deletes only the records whose handler returned; a failed record comes back when its
   visibility ends, and after `maxReceiveCount` receives SQS moves it to the queue's DLQ.
 - Renews the visibility of every record not yet deleted, so slow work is not delivered twice.
-- On `stop()`: stops receiving (an open long poll is abandoned), lets in-flight records finish
-  for up to `drain_timeout`, deletes what succeeded, and hands the rest back to SQS at once.
+- On `stop()`: stops receiving, lets in-flight records finish for up to `drain_timeout`, deletes
+  what succeeded, and hands the rest back to SQS at once. An open long poll is left to end (within
+  `wait_seconds`, while the drain runs) and what it brings is handed back at once: abandoned, it
+  would still take messages that arrive meanwhile, hidden from every consumer for the
+  visibility timeout.
 - Never dies on an exception: it logs, backs off and carries on.
 """
 
@@ -85,6 +88,7 @@ class PollerStats:
     failed: int = 0
     deleted: int = 0
     receive_errors: int = 0
+    handed_back: int = 0
 
 
 class _Stopped(Exception):
@@ -229,11 +233,12 @@ class SqsPoller:
             except _Stopped:
                 return
             reserved = self._capacity.take_up_to(MAX_MESSAGES_PER_RECEIVE)
-            try:
-                messages = await self._unless_stopped(self._receive(reserved))
-            except _Stopped:
-                self._capacity.give_back(reserved)
+            receive = asyncio.ensure_future(self._receive(reserved))
+            if await self._stopped_first(receive):
+                self._hand_back_when_received(receive, reserved)
                 return
+            try:
+                messages = receive.result()
             except Exception as error:
                 self._capacity.give_back(reserved)
                 self.stats.receive_errors += 1
@@ -270,6 +275,28 @@ class SqsPoller:
         messages: list[dict[str, Any]] = response.get("Messages", [])
         self.stats.received += len(messages)
         return messages
+
+    def _hand_back_when_received(
+        self, receive: asyncio.Future[list[dict[str, Any]]], reserved: int
+    ) -> None:
+        """Stopped during a long poll: let it end and hand back what it brings, as part of the
+        drain (which waits for it, and cancels it when the drain runs out of time)."""
+
+        async def hand_back() -> None:
+            try:
+                records = _records(await receive)
+            except Exception:
+                return  # a failed receive took nothing
+            finally:
+                self._capacity.give_back(reserved)
+            if records:
+                await change_visibility(self._sqs, self._resolved_url(), records, 0)
+                self.stats.handed_back += len(records)
+                log.info("consumer.handed_back", queue=self.config.queue, records=len(records))
+
+        task = asyncio.create_task(hand_back())
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
 
     # -- handle ------------------------------------------------------------------------------
 
@@ -385,6 +412,20 @@ class SqsPoller:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
+    async def _stopped_first(self, work: asyncio.Future[Any]) -> bool:
+        """Whether stop() came before `work` finished; the work goes on either way (it is
+        cancelled only if this task is)."""
+        stopped = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        finally:
+            stopped.cancel()
+            await asyncio.gather(stopped, return_exceptions=True)
+        return not work.done()
+
     async def _unless_stopped(self, awaitable: Awaitable[T]) -> T:
         """The awaitable's result, or _Stopped if stop() came first (the work is cancelled).
 
@@ -421,4 +462,5 @@ def _as_fields(stats: PollerStats) -> dict[str, int]:
         "failed": stats.failed,
         "deleted": stats.deleted,
         "receive_errors": stats.receive_errors,
+        "handed_back": stats.handed_back,
     }
