@@ -40,11 +40,21 @@ print(json.dumps({
 """
 
 
-def test_make_images_builds_what_skaffold_builds(built_images: dict[str, int]) -> None:
+def test_make_images_builds_what_skaffold_builds(
+    engine: Engine, built_images: dict[str, int]
+) -> None:
     expected = {image.reference(DEFAULT_TAG) for image in skaffold_images()}
     assert set(built_images) == expected
     assert expected >= {f"{name}:{DEFAULT_TAG}" for name in (*SERVICES, "payments-aws-emulator")}
     assert all(size > 0 for size in built_images.values())
+    # Each image was built with its own artifact's arguments: its labels and its module say so.
+    for image in skaffold_images():
+        labels = engine.run(
+            "image", "inspect", "--format", "{{json .Config.Labels}} {{json .Config.Env}}",
+            image.reference(DEFAULT_TAG),
+        ).stdout  # fmt: skip
+        assert f'"org.opencontainers.image.title":"{image.arg("PACKAGE")}"' in labels
+        assert f'"SERVICE_MODULE={image.arg("MODULE")}"' in labels
 
 
 @pytest.mark.parametrize(("image", "module"), SERVICES.items())

@@ -69,7 +69,7 @@ def test_four_deployments_two_hook_pods_in_weight_order_and_the_rest_left_out(
     ]
     assert all(pod["kind"] == "Pod" for pod in rendered.hooks)
     assert all(pod["spec"]["restartPolicy"] == "Never" for pod in rendered.hooks)
-    kinds = {entry.split("/")[0] for entry in rendered.left_out}
+    kinds = rendered.left_out
     assert "Deployment" not in kinds and "Job" not in kinds
     assert {"Service", "PodDisruptionBudget", "ServiceAccount", "NetworkPolicy"} <= kinds
     assert "helm test Pod" in kinds

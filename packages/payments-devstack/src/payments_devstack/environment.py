@@ -6,6 +6,7 @@ emulator, Temporal), which must point at the processes we just launched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -79,11 +80,17 @@ def _kept_secret(secret_file: Path, generate: Callable[[], str]) -> str:
         return secret_file.read_text(encoding="utf-8").strip()
     secret_file.parent.mkdir(parents=True, exist_ok=True)
     secret = generate()
-    # Created 0600 before the secret is written, so it is never readable by others.
-    descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(secret + "\n")
+    write_private(secret_file, secret + "\n")
     return secret
+
+
+def write_private(path: Path, text: str) -> None:
+    """A file of secrets: created 0600 before anything is written, so others never read it."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def service_environment(

@@ -432,14 +432,9 @@ class SqsPoller:
         Work that finished anyway wins: messages already received are handled, not dropped.
         """
         work = asyncio.ensure_future(awaitable)
-        stopped = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not work.done():
-                work.cancel()
-            await asyncio.gather(work, stopped, return_exceptions=True)
+        if await self._stopped_first(work):
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
         if work.cancelled():
             raise _Stopped
         return work.result()

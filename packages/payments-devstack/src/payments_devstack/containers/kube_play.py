@@ -35,12 +35,10 @@ from payments_devstack.containers.pods import (
     kube,
     play_deployments,
     pods_file,
-    remove_secrets,
     restart_counts,
     secrets_file,
     stop_pods,
     wait_ready,
-    write_private,
 )
 from payments_devstack.containers.rendering import (
     HEALTH_PORT_VALUES,
@@ -52,6 +50,7 @@ from payments_devstack.containers.rendering import (
     render,
     stack_values,
 )
+from payments_devstack.environment import write_private
 from payments_devstack.errors import DevstackError
 from payments_devstack.processes import OutputWriter, StopRequested, StopSignals, Supervisor
 from payments_devstack.services import APP_SERVICES, AppService
@@ -97,7 +96,7 @@ class PodmanSteps:
         rendered = self.rendered = for_podman(documents)
         self.progress(
             "chart rendered (ci/podman-values.yaml); not played here: "
-            + ", ".join(sorted({entry.split("/")[0] for entry in rendered.left_out}))
+            + ", ".join(sorted(rendered.left_out))
         )
         # Named first, so that a stop removes them even if a creation below fails.
         secrets_file(self.play_dir).write_text(json.dumps(list(rendered.secrets)))
@@ -225,9 +224,7 @@ def down(env: Mapping[str, str], data: Path) -> int:
         engine = find_engine(env, required="podman")
         play_file = pods_file(data)
         if not play_file.exists():
-            remove_secrets(engine, play_file.parent)
             progress("no pods of make kube-play to stop")
-            return 0
         stop_pods(engine, play_file, progress)
     except DevstackError as error:
         progress(f"error: {error}")

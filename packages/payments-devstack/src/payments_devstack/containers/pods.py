@@ -3,10 +3,8 @@ restarts, and their stop."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import os
 import subprocess
 import threading
 import time
@@ -19,21 +17,13 @@ import yaml  # type: ignore[import-untyped]
 
 from payments_devstack.containers.engine import Engine
 from payments_devstack.containers.rendering import Container, Rendered, containers
+from payments_devstack.environment import write_private
 from payments_devstack.errors import DevstackError
 from payments_devstack.processes import OutputWriter
 from payments_devstack.up import Progress
 
 HOOK_TIMEOUT_SECONDS = 300.0
 READY_TIMEOUT_SECONDS = 180.0
-
-
-def write_private(path: Path, text: str) -> None:
-    """Secrets on disk: created 0600 before anything is written."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 def create_secret(engine: Engine, name: str, data: Mapping[str, str], play_dir: Path) -> None:
@@ -137,13 +127,13 @@ def wait_ready(played: list[Container], progress: Progress) -> None:
 
 
 def restart_counts(engine: Engine, played: list[Container]) -> dict[str, int]:
-    counts = {}
-    for container in played:
-        result = engine.run(
-            "inspect", "--format", "{{.RestartCount}}", container.engine_name, check=False
-        )
-        counts[container.name] = int(result.stdout.strip() or -1)
-    return counts
+    """Each container's restarts, in one `podman inspect` (-1 for one that is gone)."""
+    result = engine.run(
+        "inspect", "--format", "{{.Name}} {{.RestartCount}}",
+        *(c.engine_name for c in played), check=False,
+    )  # fmt: skip
+    found = dict(line.split() for line in result.stdout.splitlines() if line.strip())
+    return {c.name: int(found.get(c.engine_name, -1)) for c in played}
 
 
 def pods_file(data: Path) -> Path:

@@ -65,7 +65,7 @@ class Rendered:
     config_maps: list[dict[str, Any]] = field(default_factory=list)
     hooks: list[dict[str, Any]] = field(default_factory=list)
     deployments: list[dict[str, Any]] = field(default_factory=list)
-    left_out: list[str] = field(default_factory=list)
+    left_out: set[str] = field(default_factory=set)  # kinds
 
 
 def render(values_files: list[Path], *, helm: str) -> list[dict[str, Any]]:
@@ -84,7 +84,7 @@ def for_podman(documents: list[dict[str, Any]]) -> Rendered:
     for document in documents:
         kind, name = document["kind"], document["metadata"]["name"]
         if _hook(document) == "test":
-            rendered.left_out.append(f"helm test {kind}/{name}")
+            rendered.left_out.add(f"helm test {kind}")
         elif kind == "Secret":
             rendered.secrets[name] = dict(document.get("data") or {})
         elif kind == "ConfigMap":
@@ -94,10 +94,10 @@ def for_podman(documents: list[dict[str, Any]]) -> Rendered:
             rendered.deployments.append(document)
         elif kind == "Job":
             jobs.append(document)
+        elif kind in LEFT_OUT:
+            rendered.left_out.add(kind)
         else:
-            rendered.left_out.append(f"{kind}/{name}")
-            if kind not in LEFT_OUT:
-                raise DevstackError(f"the chart rendered a {kind}, which kube-play cannot place")
+            raise DevstackError(f"the chart rendered {kind} {name}, which kube-play cannot place")
     # Hooks in Helm's order: by weight, then by name.
     jobs.sort(key=lambda job: (_hook_weight(job), job["metadata"]["name"]))
     for job in jobs:
