@@ -42,7 +42,7 @@ async def drive(engine: AsyncEngine, payment_id: str, *, to: str) -> None:
     if to == "processing":
         return
     async with transaction(factory) as session:
-        await transitions.begin_step(session, pid, PaymentStep.AUTHORIZING, allowed_from={None})
+        await transitions.begin_step(session, pid, PaymentStep.AUTHORIZING)
     if to == "authorizing":
         return
     if to == "failed":
@@ -51,9 +51,7 @@ async def drive(engine: AsyncEngine, payment_id: str, *, to: str) -> None:
         return
     async with transaction(factory) as session:
         await transitions.record_authorization(session, pid, "auth_test")
-        await transitions.begin_step(
-            session, pid, PaymentStep.CAPTURING, allowed_from={PaymentStep.AUTHORIZED.value}
-        )
+        await transitions.begin_step(session, pid, PaymentStep.CAPTURING)
         await transitions.record_capture(session, pid, "cap_test")
         await transitions.complete(session, pid)
 

@@ -32,7 +32,7 @@ from payments_core.payments import service as payments
 from payments_core.payments import transitions
 from payments_core.payments.models import Payment
 from payments_core.payments.schemas import PaymentCreate
-from payments_core.payments.status import PaymentStatus, PaymentStep, can_transition
+from payments_core.payments.status import PaymentStatus, PaymentStep, can_step, can_transition
 from payments_core.refunds import service as refunds
 from payments_core.refunds.models import Refund
 from payments_core.refunds.schemas import RefundCreate
@@ -80,8 +80,27 @@ def database(database_url: str) -> Iterator[Database]:
 
 
 Operation = tuple[str, int | None]
+# The worker's gateway steps: begin one, or record one as finished.
+STEP_OPERATIONS = {
+    "authorizing": lambda session, payment_id: transitions.begin_step(
+        session, payment_id, PaymentStep.AUTHORIZING
+    ),
+    "authorized": lambda session, payment_id: transitions.record_authorization(
+        session, payment_id, "auth_test"
+    ),
+    "capturing": lambda session, payment_id: transitions.begin_step(
+        session, payment_id, PaymentStep.CAPTURING
+    ),
+    "captured": lambda session, payment_id: transitions.record_capture(
+        session, payment_id, "cap_test"
+    ),
+    "voiding": lambda session, payment_id: transitions.begin_step(
+        session, payment_id, PaymentStep.VOIDING
+    ),
+    "voided": lambda session, payment_id: transitions.record_void(session, payment_id),
+}
 operations = st.one_of(
-    st.sampled_from(["start", "authorizing", "complete", "fail", "cancel"]).map(
+    st.sampled_from(["start", "complete", "fail", "cancel", *STEP_OPERATIONS]).map(
         lambda name: (name, None)
     ),
     st.tuples(st.just("refund"), st.none() | st.integers(1, MAX_AMOUNT)),
@@ -95,9 +114,6 @@ async def _apply(
     name, argument = operation
     actions: dict[str, Callable[[AsyncSession], Awaitable[Any]]] = {
         "start": lambda session: transitions.start_processing(session, payment_id),
-        "authorizing": lambda session: transitions.begin_step(
-            session, payment_id, PaymentStep.AUTHORIZING, allowed_from={None}
-        ),
         "complete": lambda session: transitions.complete(session, payment_id),
         "fail": lambda session: transitions.fail(session, payment_id, "card_declined"),
         "cancel": lambda session: transitions.cancel(session, payment_id, db.merchant_id),
@@ -105,6 +121,8 @@ async def _apply(
     async with transaction(db.sessions) as session:
         if name in actions:
             await actions[name](session)
+        elif name in STEP_OPERATIONS:
+            await STEP_OPERATIONS[name](session, payment_id)
         elif name == "refund":
             refund, _ = await refunds.create(
                 session, db.merchant_id, payment_id, RefundCreate(amount=argument)
@@ -156,6 +174,7 @@ def test_random_operations_keep_the_payment_legal(
     refund_ids: list[uuid.UUID] = []
     status = PaymentStatus.PENDING
     ever_completed = False
+    step: str | None = None
     for operation in steps:
         # A refusal the contract allows (409 / 400) is fine; anything else fails the test.
         with contextlib.suppress(InvalidState, InvalidRequest):
@@ -166,6 +185,13 @@ def test_random_operations_keep_the_payment_legal(
         if status in TERMINAL:
             assert new_status == status, f"{operation} left terminal {status}"
         status = new_status
+        # The gateway step moves only along STEP_TRANSITIONS, and a captured payment never fails.
+        assert payment.processing_step == step or can_step(
+            step, PaymentStep(payment.processing_step)
+        ), (operation, step)
+        step = payment.processing_step
+        if step == PaymentStep.CAPTURED:
+            assert status != PaymentStatus.FAILED, "a captured payment failed"
         ever_completed = ever_completed or status == PaymentStatus.COMPLETED
         succeeded = [r.amount for r in payment_refunds if r.status == RefundStatus.SUCCEEDED]
         committed = [r.amount for r in payment_refunds if r.status != RefundStatus.FAILED]

@@ -37,6 +37,7 @@ from payments_core.refunds.models import Refund
 from payments_worker.database_outage import through_database_outages
 from payments_worker.errors import activity_errors
 from payments_worker.payloads import (
+    AUTHORIZATION_CAPTURED,
     Authorization,
     AuthorizeInput,
     BeginAuthorizationInput,
@@ -143,10 +144,7 @@ class PaymentActivities:
             try:
                 async with transaction(self._sessions) as session:
                     await transitions.begin_step(
-                        session,
-                        _id(request.payment_id),
-                        PaymentStep.AUTHORIZING,
-                        allowed_from={None},
+                        session, _id(request.payment_id), PaymentStep.AUTHORIZING
                     )
             except InvalidState:
                 async with transaction(self._sessions) as session:
@@ -190,19 +188,14 @@ class PaymentActivities:
         payment_id = _id(request.payment_id)
         with activity_errors():
             async with transaction(self._sessions) as session:
-                await transitions.begin_step(
-                    session,
-                    payment_id,
-                    PaymentStep.CAPTURING,
-                    # CAPTURED: this activity is repeated after it had finished. VOIDING: a
-                    # void was refused because the capture went through after all; the gateway
-                    # itself refuses a capture after an approved void.
-                    allowed_from={
-                        PaymentStep.AUTHORIZED.value,
-                        PaymentStep.CAPTURED.value,
-                        PaymentStep.VOIDING.value,
-                    },
-                )
+                payment = await transitions.lock(session, payment_id)
+                if payment.processing_step == PaymentStep.CAPTURED and payment.capture_reference:
+                    # Repeated after its capture was recorded (the worker died before reporting
+                    # it): answer from the record, whatever the gateway is doing right now.
+                    return Capture(payment.capture_reference)
+                # From AUTHORIZED, or from VOIDING: a void was refused because the capture went
+                # through after all (the gateway itself refuses a capture after a void).
+                await transitions.begin_step(session, payment_id, PaymentStep.CAPTURING)
             result = await self._gateway.capture(
                 CaptureRequest(
                     idempotency_key=capture_key(request.payment_id),
@@ -222,17 +215,18 @@ class PaymentActivities:
         payment_id = _id(request.payment_id)
         with activity_errors():
             async with transaction(self._sessions) as session:
-                await transitions.begin_step(
-                    session,
-                    payment_id,
-                    PaymentStep.VOIDING,
-                    allowed_from={
-                        PaymentStep.AUTHORIZING.value,
-                        PaymentStep.AUTHORIZED.value,
-                        PaymentStep.CAPTURING.value,
-                        PaymentStep.VOIDED.value,
-                    },
-                )
+                payment = await transitions.lock(session, payment_id)
+                if payment.processing_step == PaymentStep.VOIDED:
+                    return  # repeated after the void was recorded
+                if payment.processing_step == PaymentStep.CAPTURED:
+                    # The capture was recorded, its completion lost: nothing may be undone, the
+                    # payment completes (the workflow treats this as the gateway's refusal).
+                    raise ApplicationError(
+                        f"payment {payment_id} was captured",
+                        type=AUTHORIZATION_CAPTURED,
+                        non_retryable=True,
+                    )
+                await transitions.begin_step(session, payment_id, PaymentStep.VOIDING)
             result = await self._gateway.void(
                 VoidRequest(
                     idempotency_key=void_key(request.payment_id),

@@ -42,6 +42,16 @@ CAPTURE_RETRY = RetryPolicy(
     maximum_attempts=5,
 )
 
+# After the gateway refused a void because the capture had gone through (its answer was lost):
+# the money moved, so the capture (the same idempotent call, answered from the gateway's record)
+# is repeated until it is recorded; the payment can only end completed.
+RECORD_CAPTURE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=0,
+)
+
 # The undo of a hold: idempotent, and it must happen, so retried until it does.
 VOID_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),

@@ -6,6 +6,19 @@ whose retries run out (its outcome unknown), or any later unexpected failure bef
 voids by the authorization's idempotency key, then fails the payment. Once the capture succeeded
 there is nothing left to undo: completing is bookkeeping, retried until it happens.
 
+Which gateway step may follow which is `payments.status.STEP_TRANSITIONS`, enforced in the
+database under the payment's lock:
+
+    (none) → authorizing → authorized → capturing → captured → (completed)
+                  ↘              ↘            ↘
+                   voiding → voided → (failed)
+                      ↘ capturing   (the void was refused: the capture had gone through)
+
+A recorded capture is final: a repeated capture answers from the record, a void of a captured
+payment is refused as `authorization_captured` like the gateway's own refusal, and the workflow
+then records the capture, retrying until it can (RECORD_CAPTURE_RETRY), and completes. So every
+path after a capture ends `completed`, whatever the gateway does meanwhile.
+
 Cancel: the API cancels in PostgreSQL first and signals afterwards (best effort), so the database
 stays the single judge. Until authorization begins, the workflow honours the signal by running
 the idempotent `cancel` activity itself: a no-op after the API's cancel, and enough on its own
@@ -22,6 +35,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
@@ -131,18 +145,20 @@ class PaymentProcessingWorkflow:
             # The gateway refused the void because the capture went through after all (its
             # answer was lost): the money moved, so record that capture and complete.
             self._step = CAPTURING
-            await self._capture(capture)
+            await self._capture(capture, policies.RECORD_CAPTURE_RETRY)
 
         self._step = COMPLETING
         await self._bookkeeping(PaymentActivities.complete, CompleteInput(payment_id))
         return self._ended(PaymentStatus.COMPLETED)
 
-    async def _capture(self, capture: CaptureInput) -> None:
+    async def _capture(
+        self, capture: CaptureInput, retry: RetryPolicy = policies.CAPTURE_RETRY
+    ) -> None:
         await workflow.execute_activity_method(
             PaymentActivities.capture,
             capture,
             start_to_close_timeout=self._gateway_timeout,
-            retry_policy=policies.CAPTURE_RETRY,
+            retry_policy=retry,
         )
 
     async def _cancel(self, payment_id: str) -> PaymentOutcome:

@@ -43,3 +43,27 @@ class PaymentStep(StrEnum):
     CAPTURED = "captured"
     VOIDING = "voiding"
     VOIDED = "voided"
+
+
+# Which gateway step may follow which (None: no charge attempted yet). A step may also repeat
+# itself (an activity retried). CAPTURED has no successor: once the capture is recorded the money
+# moved, so nothing may undo or redo it and the payment can only complete. VOIDING → CAPTURING is
+# the one way back: the gateway refused the void because the capture had gone through after all
+# (its answer was lost), and the workflow records that capture.
+STEP_TRANSITIONS: dict[str | None, frozenset[PaymentStep]] = {
+    None: frozenset({PaymentStep.AUTHORIZING}),
+    PaymentStep.AUTHORIZING: frozenset({PaymentStep.AUTHORIZED, PaymentStep.VOIDING}),
+    PaymentStep.AUTHORIZED: frozenset({PaymentStep.CAPTURING, PaymentStep.VOIDING}),
+    PaymentStep.CAPTURING: frozenset({PaymentStep.CAPTURED, PaymentStep.VOIDING}),
+    PaymentStep.CAPTURED: frozenset(),
+    PaymentStep.VOIDING: frozenset({PaymentStep.VOIDED, PaymentStep.CAPTURING}),
+    PaymentStep.VOIDED: frozenset(),
+}
+
+
+def can_step(current: str | None, target: PaymentStep) -> bool:
+    """Whether gateway step `target` may follow `current` (repeating a step is always allowed)."""
+    return (
+        current == target.value
+        or target in STEP_TRANSITIONS[None if current is None else PaymentStep(current)]
+    )

@@ -18,7 +18,7 @@ from payments_core.outbox.writer import add_event
 from payments_core.payments.metrics import count_payment
 from payments_core.payments.models import Payment
 from payments_core.payments.schemas import PaymentOut
-from payments_core.payments.status import PaymentStatus, PaymentStep, can_transition
+from payments_core.payments.status import PaymentStatus, PaymentStep, can_step, can_transition
 
 CANCELLABLE = frozenset({PaymentStatus.PENDING, PaymentStatus.PROCESSING})
 
@@ -75,26 +75,23 @@ async def start_processing(session: AsyncSession, payment_id: uuid.UUID) -> Paym
     return payment
 
 
-async def begin_step(
-    session: AsyncSession,
-    payment_id: uuid.UUID,
-    step: PaymentStep,
-    *,
-    allowed_from: set[str | None],
-) -> Payment:
-    """Record that gateway work `step` starts, if the payment is still processing and its current
-    step is in `allowed_from` (or is `step` already: a retry). Otherwise InvalidState."""
+async def begin_step(session: AsyncSession, payment_id: uuid.UUID, step: PaymentStep) -> Payment:
+    """Record that gateway work `step` starts, if the payment is still processing and `step` may
+    follow its current one (`STEP_TRANSITIONS`, or is it already: a retry). Else InvalidState."""
     payment = await lock(session, payment_id)
-    if payment.status != PaymentStatus.PROCESSING or (
-        payment.processing_step != step.value and payment.processing_step not in allowed_from
-    ):
-        raise InvalidState(
-            f"payment {payment.id} is {payment.status} at step {payment.processing_step}",
-            code="payment_invalid_state",
-        )
+    _require_step(payment, step)
     payment.processing_step = step.value
     payment.updated_at = datetime.now(UTC)
     return payment
+
+
+def _require_step(payment: Payment, step: PaymentStep) -> None:
+    if payment.status != PaymentStatus.PROCESSING or not can_step(payment.processing_step, step):
+        raise InvalidState(
+            f"payment {payment.id} is {payment.status} at step {payment.processing_step}"
+            f" and cannot go to step {step.value}",
+            code="payment_invalid_state",
+        )
 
 
 async def record_authorization(
@@ -120,8 +117,11 @@ async def record_void(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
 async def _record_step(
     session: AsyncSession, payment_id: uuid.UUID, step: PaymentStep, **references: str
 ) -> Payment:
-    """Gateway work `step` finished: note it, with the gateway's references."""
+    """Gateway work `step` finished: note it, with the gateway's references. A late attempt of an
+    activity the workflow already gave up on (its timeout passed) is refused: it must not move
+    the step back, e.g. record an authorization over a capture."""
     payment = await lock(session, payment_id)
+    _require_step(payment, step)
     for name, value in references.items():
         setattr(payment, name, value)
     payment.processing_step = step.value
@@ -146,6 +146,11 @@ async def fail(session: AsyncSession, payment_id: uuid.UUID, failure_reason: str
     payment = await lock(session, payment_id)
     if payment.status == PaymentStatus.FAILED:
         return payment
+    if payment.processing_step == PaymentStep.CAPTURED:
+        # The money moved: failing it would part our books from the gateway's.
+        raise InvalidState(
+            f"payment {payment.id} was captured and cannot fail", code="payment_captured"
+        )
     _move(payment, PaymentStatus.FAILED)
     payment.failure_reason = failure_reason
     emit(session, payment, EventType.PAYMENT_FAILED)

@@ -1,0 +1,137 @@
+"""A capture that went through always ends `completed`, whatever is lost and whatever the gateway
+does afterwards (issue 13, item 1).
+
+Before the fix, the capture activity repeated after its capture was recorded moved the step back
+to `capturing` and called the gateway again; a gateway outage then exhausted its retries, the
+workflow voided (retried for ever against the outage, or refused), and a payment whose money had
+moved stayed `processing`. And once a void was refused because the capture had gone through, the
+capture was retried only 5 times before the workflow failed with the money captured.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from temporalio.client import Client
+
+from payments_core.gateway.connector import CaptureRequest, GatewayResult, VoidRequest, VoidResult
+from payments_core.gateway.errors import GatewayTimeout, GatewayUnavailable
+from payments_core.gateway.sandbox import SandboxConnector
+from payments_worker.activities import PaymentActivities
+from payments_worker.payloads import Capture, CaptureInput, PaymentOutcome
+from payments_worker.policies import CAPTURE_RETRY
+from payments_worker.worker import build_worker
+from tests.worker.support import (
+    SUCCEEDING_CARDS,
+    Sessions,
+    card_payment,
+    ledger,
+    payment_events,
+    payment_row,
+    run_payment,
+)
+
+
+@dataclass
+class GatewayOutage:
+    """The sandbox, with every capture and void after the first capture failing: down."""
+
+    sandbox: SandboxConnector
+    # Capture calls that fail after the first one; None: the outage never ends.
+    failing_captures: int | None = None
+    # The first capture happens at the gateway but its answer is lost.
+    lose_first_answer: bool = False
+    captures: int = 0
+    voids: int = 0
+
+    async def capture(self, request: CaptureRequest) -> GatewayResult:
+        self.captures += 1
+        if self.captures == 1:
+            result = await self.sandbox.capture(request)
+            if self.lose_first_answer:
+                raise GatewayTimeout("the capture's answer was lost")
+            return result
+        if self.failing_captures is None or self.captures <= 1 + self.failing_captures:
+            raise GatewayUnavailable("gateway down")
+        return await self.sandbox.capture(request)
+
+    async def void(self, request: VoidRequest) -> VoidResult:
+        self.voids += 1
+        if self.failing_captures is None:
+            raise GatewayUnavailable("gateway down")
+        return await self.sandbox.void(request)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.sandbox, name)
+
+
+class CompletionLost(PaymentActivities):
+    """The worker dies right after the first capture's record commits: its completion is lost."""
+
+    died = False
+
+    async def _capture(self, request: CaptureInput) -> Capture:
+        result = await super()._capture(request)
+        if not self.died:
+            self.died = True
+            raise RuntimeError("worker killed before reporting the capture")
+        return result
+
+
+async def test_a_recorded_capture_completes_while_the_gateway_is_down(
+    sessions: Sessions, sandbox: SandboxConnector, client: Client, merchant_id: uuid.UUID
+) -> None:
+    payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+    gateway = GatewayOutage(sandbox)
+    activities = CompletionLost(sessions, gateway)  # type: ignore[arg-type]
+    task_queue = f"capture-lost-{uuid.uuid4().hex}"
+
+    async with build_worker(client, task_queue, activities):
+        outcome = await run_payment(client, task_queue, payment_id)
+
+    assert outcome == PaymentOutcome("completed")
+    payment = await payment_row(sessions, payment_id)
+    assert (payment.status, payment.processing_step) == ("completed", "captured")
+    assert await ledger(sessions, payment_id) == [
+        ("authorize", "approved"),
+        ("capture", "approved"),
+    ]
+    # Answered from the record: the gateway was not asked again, nothing was voided.
+    assert (gateway.captures, gateway.voids) == (1, 0)
+    assert (await payment_events(sessions, payment_id))[-1] == "payment.completed"
+
+
+@pytest.mark.parametrize("failing_after_refused_void", [CAPTURE_RETRY.maximum_attempts])
+async def test_a_capture_whose_answer_was_lost_completes_after_the_void_is_refused(
+    sessions: Sessions,
+    sandbox: SandboxConnector,
+    client: Client,
+    merchant_id: uuid.UUID,
+    failing_after_refused_void: int,
+) -> None:
+    payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+    # The capture's retries all meet the outage, so the workflow voids; the gateway refuses (the
+    # capture went through), and the outage lasts through as many capture attempts as a
+    # capture's retry policy allows: only retrying until it is recorded completes the payment.
+    retries_of_first_capture = CAPTURE_RETRY.maximum_attempts - 1
+    gateway = GatewayOutage(
+        sandbox,
+        failing_captures=retries_of_first_capture + failing_after_refused_void,
+        lose_first_answer=True,
+    )
+    activities = PaymentActivities(sessions, gateway)  # type: ignore[arg-type]
+    task_queue = f"capture-lost-{uuid.uuid4().hex}"
+
+    async with build_worker(client, task_queue, activities):
+        outcome = await run_payment(client, task_queue, payment_id)
+
+    assert outcome == PaymentOutcome("completed")
+    payment = await payment_row(sessions, payment_id)
+    assert (payment.status, payment.processing_step) == ("completed", "captured")
+    assert payment.capture_reference is not None
+    assert await ledger(sessions, payment_id) == [
+        ("authorize", "approved"),
+        ("capture", "approved"),
+        ("void", "failed"),
+    ]
+    assert gateway.voids == 1
