@@ -32,6 +32,8 @@ from payments_worker.payloads import PaymentOutcome, RefundOutcome
 # The sandbox's "never answers" card keeps an authorization waiting this long per attempt.
 ANSWER_TIMEOUT = timedelta(milliseconds=300)
 RESULT_TIMEOUT_SECONDS = 30
+# A refund call that never answers runs out REFUND_RETRY: its backoff alone is 35.5 s.
+REFUND_RUNS_OUT_SECONDS = 90
 
 SUCCEEDING_CARDS = ("4242424242424242", "5555555555554444", "5060666666666666666")
 DECLINED_CARD = "4000000000000002"
@@ -39,6 +41,7 @@ INSUFFICIENT_FUNDS_CARD = "4000000000009995"
 TRANSIENT_CARD = "4000000000000119"
 CAPTURE_FAILS_CARD = "4000000000000259"
 TIMEOUT_CARD = "4000000000000341"
+REFUND_TIMEOUT_CARD = "4000000000009235"
 
 AMOUNT = 10_000
 
@@ -120,7 +123,12 @@ async def run_payment(client: Client, task_queue: str, payment_id: str) -> Payme
 
 
 async def run_refund(
-    client: Client, task_queue: str, refund_id: str, payment_id: str
+    client: Client,
+    task_queue: str,
+    refund_id: str,
+    payment_id: str,
+    *,
+    timeout_seconds: float = RESULT_TIMEOUT_SECONDS,
 ) -> RefundOutcome:
     handle = await client.start_workflow(
         names.REFUND_WORKFLOW,
@@ -129,12 +137,14 @@ async def run_refund(
         task_queue=task_queue,
         result_type=RefundOutcome,
     )
-    return await result_of(handle)
+    return await result_of(handle, timeout_seconds)
 
 
-async def result_of(handle: WorkflowHandle[Any, T]) -> T:
+async def result_of(
+    handle: WorkflowHandle[Any, T], timeout_seconds: float = RESULT_TIMEOUT_SECONDS
+) -> T:
     # result() long-polls again and again: only an overall deadline bounds it.
-    async with asyncio.timeout(RESULT_TIMEOUT_SECONDS):
+    async with asyncio.timeout(timeout_seconds):
         return await handle.result()
 
 

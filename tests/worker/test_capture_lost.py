@@ -9,18 +9,16 @@ capture was retried only 5 times before the workflow failed with the money captu
 """
 
 import uuid
-from dataclasses import dataclass
 
 import pytest
 from temporalio.client import Client
 
-from payments_core.gateway.connector import CaptureRequest, GatewayResult, VoidRequest, VoidResult
-from payments_core.gateway.errors import GatewayTimeout, GatewayUnavailable
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_worker.activities import PaymentActivities
-from payments_worker.payloads import Capture, CaptureInput, PaymentOutcome
+from payments_worker.payloads import PaymentOutcome
 from payments_worker.policies import CAPTURE_RETRY
 from payments_worker.worker import build_worker
+from tests.worker.faults import CompletionLost, GatewayOutage
 from tests.worker.support import (
     SUCCEEDING_CARDS,
     Sessions,
@@ -30,52 +28,6 @@ from tests.worker.support import (
     payment_row,
     run_payment,
 )
-
-
-@dataclass
-class GatewayOutage:
-    """The sandbox, with every capture and void after the first capture failing: down."""
-
-    sandbox: SandboxConnector
-    # Capture calls that fail after the first one; None: the outage never ends.
-    failing_captures: int | None = None
-    # The first capture happens at the gateway but its answer is lost.
-    lose_first_answer: bool = False
-    captures: int = 0
-    voids: int = 0
-
-    async def capture(self, request: CaptureRequest) -> GatewayResult:
-        self.captures += 1
-        if self.captures == 1:
-            result = await self.sandbox.capture(request)
-            if self.lose_first_answer:
-                raise GatewayTimeout("the capture's answer was lost")
-            return result
-        if self.failing_captures is None or self.captures <= 1 + self.failing_captures:
-            raise GatewayUnavailable("gateway down")
-        return await self.sandbox.capture(request)
-
-    async def void(self, request: VoidRequest) -> VoidResult:
-        self.voids += 1
-        if self.failing_captures is None:
-            raise GatewayUnavailable("gateway down")
-        return await self.sandbox.void(request)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.sandbox, name)
-
-
-class CompletionLost(PaymentActivities):
-    """The worker dies right after the first capture's record commits: its completion is lost."""
-
-    died = False
-
-    async def _capture(self, request: CaptureInput) -> Capture:
-        result = await super()._capture(request)
-        if not self.died:
-            self.died = True
-            raise RuntimeError("worker killed before reporting the capture")
-        return result
 
 
 async def test_a_recorded_capture_completes_while_the_gateway_is_down(

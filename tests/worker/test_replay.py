@@ -3,39 +3,57 @@
 A change to the order or kind of the workflows' commands makes these fail: put it behind
 `workflow.patched(...)` instead, so running workflows keep replaying.
 
-The histories in tests/worker/histories/ are recorded by `test_record_histories`, which runs
-only when asked (after an intended change, or to add a scenario):
+The histories in tests/worker/histories/, one per branch of the workflows, are recorded by
+`test_record_histories`, which runs only when asked (after an intended change, or to add a
+scenario; a comma-separated list of names records only those):
 
     RECORD_WORKFLOW_HISTORIES=1 uv run pytest tests/worker/test_replay.py -k record
+
+Before re-recording after a `workflow.patched` change, keep the old history as `v<n>_<name>`
+(EARLIER_VERSIONS): it proves workflows started before the change still replay.
 """
 
+import asyncio
+import functools
 import json
 import os
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
+from payments_core.db.session import transaction
 from payments_core.gateway.sandbox import SandboxConnector
+from payments_core.payments import transitions
+from payments_core.refunds.models import Refund
 from payments_core.temporal import names
 from payments_core.temporal.inputs import PaymentWorkflowInput
 from payments_worker.activities import PaymentActivities
 from payments_worker.payloads import CompleteInput
-from payments_worker.policies import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT
-from payments_worker.workflows import PaymentProcessingWorkflow, RefundWorkflow
+from payments_worker.policies import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, CAPTURE_RETRY
+from payments_worker.worker import build_worker
+from payments_worker.workflows import AUTHORIZING, PaymentProcessingWorkflow, RefundWorkflow
+from tests.worker.faults import CompletionLost, GatewayOutage
 from tests.worker.support import (
+    AMOUNT,
     CAPTURE_FAILS_CARD,
     DECLINED_CARD,
+    INSUFFICIENT_FUNDS_CARD,
+    REFUND_RUNS_OUT_SECONDS,
+    REFUND_TIMEOUT_CARD,
+    RESULT_TIMEOUT_SECONDS,
     SUCCEEDING_CARDS,
     TIMEOUT_CARD,
+    TRANSIENT_CARD,
     Sessions,
     card_payment,
-    create_refund,
+    payment_row,
     result_of,
     run_payment,
     run_refund,
@@ -54,16 +72,40 @@ def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, path.read_text())
 
 
+# One history per branch of the workflows, recorded by test_record_histories.
+SCENARIOS = {
+    *(f"payment_card_{number}" for number in (*SUCCEEDING_CARDS, TRANSIENT_CARD)),
+    f"payment_card_{REFUND_TIMEOUT_CARD}",
+    "payment_completed",
+    "payment_declined",
+    "payment_insufficient_funds",
+    "payment_capture_failed",
+    "payment_gateway_timeout",
+    "payment_cancelled",
+    "payment_cancelled_in_the_database_first",
+    "payment_cancel_signal_during_authorization",
+    "payment_capture_recorded_completion_lost",
+    "payment_capture_answer_lost_void_refused",
+    "refund_succeeded",
+    "refund_failed",
+    "refund_outcome_unknown",
+}
+# Recorded by earlier versions of the workflows and kept: running workflows started then must
+# still replay. v1_refund_outcome_unknown_failed is the branch before the
+# refund-outcome-unknown-stays-pending patch (a refund that timed out was failed).
+EARLIER_VERSIONS = {
+    "v1_payment_cancelled",
+    "v1_payment_capture_failed",
+    "v1_payment_completed",
+    "v1_payment_declined",
+    "v1_payment_gateway_timeout",
+    "v1_refund_succeeded",
+    "v1_refund_outcome_unknown_failed",
+}
+
+
 def test_every_scenario_has_a_history() -> None:
-    names_ = {path.stem for path in recorded()}
-    assert {
-        "payment_completed",
-        "payment_declined",
-        "payment_capture_failed",
-        "payment_gateway_timeout",
-        "payment_cancelled",
-        "refund_succeeded",
-    } <= names_
+    assert {path.stem for path in recorded()} == SCENARIOS | EARLIER_VERSIONS
 
 
 @pytest.mark.parametrize("path", recorded(), ids=lambda path: path.stem)
@@ -95,6 +137,12 @@ async def test_a_reordered_workflow_fails_replay() -> None:
         await replayer.replay_workflow(history)
 
 
+def _selected(scenario: str) -> bool:
+    """RECORD_WORKFLOW_HISTORIES=1 records every scenario; a comma-separated list, those only."""
+    wanted = os.environ.get("RECORD_WORKFLOW_HISTORIES", "")
+    return wanted == "1" or scenario in wanted.split(",")
+
+
 @pytest.mark.skipif(
     not os.environ.get("RECORD_WORKFLOW_HISTORIES"),
     reason="records histories only when RECORD_WORKFLOW_HISTORIES is set",
@@ -112,7 +160,7 @@ async def test_record_histories(
         await run_payment(client, task_queue, payment_id)
         return names.payment_workflow_id(payment_id)
 
-    async def cancelled() -> str:
+    async def cancelled_before_authorization() -> str:
         payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
         # The worker may pick the start up first: either way the signal is in the history.
         handle = await start_payment(client, task_queue, payment_id)
@@ -120,24 +168,95 @@ async def test_record_histories(
         await result_of(handle)
         return handle.id
 
-    async def refund() -> str:
+    async def cancelled_in_the_database_first() -> str:
         payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+        async with transaction(sessions) as session:
+            await transitions.cancel(session, uuid.UUID(payment_id))
+        return await _run(client, task_queue, payment_id)
+
+    async def cancel_signal_during_authorization() -> str:
+        # The never-answering card keeps the workflow in its authorization long enough.
+        payment_id = await card_payment(sessions, sandbox, merchant_id, TIMEOUT_CARD)
+        handle = await start_payment(client, task_queue, payment_id)
+        await _until_step(handle, AUTHORIZING)
+        await handle.signal(names.CANCEL_SIGNAL)
+        await result_of(handle)
+        return handle.id
+
+    async def with_gateway(gateway: object, activities: type[PaymentActivities]) -> str:
+        payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+        queue = f"record-{uuid.uuid4().hex}"
+        async with build_worker(client, queue, activities(sessions, gateway)):  # type: ignore[arg-type]
+            return await _run(client, queue, payment_id)
+
+    async def refund(card: str, amount: int) -> str:
+        payment_id = await card_payment(sessions, sandbox, merchant_id, card)
         await run_payment(client, task_queue, payment_id)
-        refund_id = await create_refund(sessions, merchant_id, payment_id, amount=1_000)
-        await run_refund(client, task_queue, refund_id, payment_id)
+        refund_id = await _refund_row(sessions, merchant_id, payment_id, amount)
+        await run_refund(
+            client, task_queue, refund_id, payment_id, timeout_seconds=REFUND_RUNS_OUT_SECONDS
+        )
         return names.refund_workflow_id(refund_id)
 
+    lost_answer = GatewayOutage(
+        sandbox, failing_captures=2 * CAPTURE_RETRY.maximum_attempts - 1, lose_first_answer=True
+    )
     scenarios: dict[str, Callable[[], Awaitable[str]]] = {
+        **{
+            f"payment_card_{number}": functools.partial(payment, number)
+            for number in (*SUCCEEDING_CARDS, TRANSIENT_CARD, REFUND_TIMEOUT_CARD)
+        },
         "payment_completed": lambda: payment(SUCCEEDING_CARDS[0]),
         "payment_declined": lambda: payment(DECLINED_CARD),
+        "payment_insufficient_funds": lambda: payment(INSUFFICIENT_FUNDS_CARD),
         "payment_capture_failed": lambda: payment(CAPTURE_FAILS_CARD),
         "payment_gateway_timeout": lambda: payment(TIMEOUT_CARD),
-        "payment_cancelled": cancelled,
-        "refund_succeeded": refund,
+        "payment_cancelled": cancelled_before_authorization,
+        "payment_cancelled_in_the_database_first": cancelled_in_the_database_first,
+        "payment_cancel_signal_during_authorization": cancel_signal_during_authorization,
+        "payment_capture_recorded_completion_lost": lambda: with_gateway(
+            GatewayOutage(sandbox), CompletionLost
+        ),
+        "payment_capture_answer_lost_void_refused": lambda: with_gateway(
+            lost_answer, PaymentActivities
+        ),
+        "refund_succeeded": lambda: refund(SUCCEEDING_CARDS[0], 1_000),
+        "refund_failed": lambda: refund(SUCCEEDING_CARDS[0], AMOUNT + 1),
+        "refund_outcome_unknown": lambda: refund(REFUND_TIMEOUT_CARD, 1_000),
     }
+    assert set(scenarios) == SCENARIOS
     HISTORIES.mkdir(exist_ok=True)
     for name, scenario in scenarios.items():
+        if not _selected(name):
+            continue
         workflow_id = await scenario()
         history = await client.get_workflow_handle(workflow_id).fetch_history()
         document = json.dumps(history.to_json_dict(), indent=1, sort_keys=True)
         (HISTORIES / f"{name}.json").write_text(document + "\n")
+
+
+async def _run(client: Client, task_queue: str, payment_id: str) -> str:
+    await run_payment(client, task_queue, payment_id)
+    return names.payment_workflow_id(payment_id)
+
+
+async def _until_step(handle: WorkflowHandle[Any, Any], step: str) -> None:
+    async with asyncio.timeout(RESULT_TIMEOUT_SECONDS):
+        while True:
+            if await handle.query(names.CURRENT_STEP_QUERY) == step:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def _refund_row(
+    sessions: Sessions, merchant_id: uuid.UUID, payment_id: str, amount: int
+) -> str:
+    """A pending refund written directly, so that one larger than the capture reaches the
+    gateway (the service would refuse it) and the gateway's refusal is recorded."""
+    payment = await payment_row(sessions, payment_id)
+    refund = Refund(
+        payment_id=payment.id, merchant_id=merchant_id, amount=amount, currency=payment.currency
+    )
+    async with transaction(sessions) as session:
+        session.add(refund)
+    return str(refund.id)

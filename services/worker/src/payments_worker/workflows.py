@@ -26,8 +26,9 @@ when an operator signals by hand. From `begin_authorization` on the signal is ig
 charge is in flight and the API already answers 409), and a cancel that won the race against
 `begin_authorization` in the database ends the workflow quietly.
 
-Change the order or kind of activity calls only behind `workflow.patched(...)`: the recorded
-histories in tests/worker/histories/ are replayed in CI and fail on a non-deterministic change.
+Versioning: change the order or kind of activity calls only behind `workflow.patched(...)` (the
+patch ids are listed below): the recorded histories in tests/worker/histories/, one per branch,
+are replayed in `make test` and fail on a non-deterministic change.
 """
 
 from collections.abc import Awaitable, Callable
@@ -210,9 +211,18 @@ class PaymentProcessingWorkflow:
         )
 
 
+# Patch ids (`workflow.patched`): each names one change of the commands a workflow issues. A
+# running workflow started before the change replays its old branch; new ones take the new one.
+# Remove a patch's old branch only once no workflow that started before it can still be running
+# (deprecate_patch first); tests/worker/histories/v1_* keep the old branches under test meanwhile.
+REFUND_OUTCOME_UNKNOWN_STAYS_PENDING = "refund-outcome-unknown-stays-pending"
+
+
 @workflow.defn(name=names.REFUND_WORKFLOW)
 class RefundWorkflow:
-    """Refund at the gateway, then record the outcome; a refusal fails the refund only."""
+    """Refund at the gateway, then record the outcome. A refusal fails the refund only; a call
+    whose answer never came (timeouts, an unreachable gateway) leaves it `pending`: the gateway
+    may have refunded, so the amount stays taken until the reconciler learns the answer."""
 
     @workflow.run
     async def run(self, request: RefundWorkflowInput) -> RefundOutcome:
@@ -224,7 +234,16 @@ class RefundWorkflow:
                 retry_policy=policies.REFUND_RETRY,
             )
         except ActivityError as error:
-            reason = _final_refusal(error) or _reason(error, fallback=REFUND_FAILED)
+            refused = _final_refusal(error)
+            if refused is None and workflow.patched(REFUND_OUTCOME_UNKNOWN_STAYS_PENDING):
+                reason = _reason(error, fallback=REFUND_FAILED)
+                workflow.logger.warning(
+                    "refund %s outcome unknown (%s): left pending for the reconciler",
+                    request.refund_id,
+                    reason,
+                )
+                return RefundOutcome(RefundStatus.PENDING.value, reason)
+            reason = refused or _reason(error, fallback=REFUND_FAILED)
             await workflow.execute_activity_method(
                 PaymentActivities.fail_refund,
                 FailRefundInput(request.refund_id, reason),

@@ -74,6 +74,25 @@ class GatewayResult:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewayRecord:
+    """What the gateway did under one idempotency key, as its own books show it (a lookup).
+
+    `operation`: authorize, capture, void or refund. `outcome`: approved, declined or failed (a
+    refused capture, void or refund). `reference` is the gateway's id of an approved operation.
+    """
+
+    operation: str
+    outcome: str
+    reference: str | None
+    amount: int | None
+    decline_code: str | None
+
+    @property
+    def approved(self) -> bool:
+        return self.outcome == "approved"
+
+
+@dataclass(frozen=True, slots=True)
 class VoidResult:
     # None when the gateway had nothing to void under that key (it never authorized).
     reference: str | None
@@ -100,4 +119,9 @@ class GatewayConnector(Protocol):
 
     async def refund(self, request: RefundRequest) -> GatewayResult:
         """Return (part of) a captured amount. Raises RefundFailed (final), GatewayUnavailable."""
+        ...
+
+    async def lookup(self, idempotency_key: str) -> GatewayRecord | None:
+        """What the gateway did under the key, None when nothing reached it; moves no money.
+        The reconciler's question when an answer was lost (as Stripe's retrieve is)."""
         ...

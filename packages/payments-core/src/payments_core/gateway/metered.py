@@ -15,6 +15,7 @@ from payments_core.gateway.connector import (
     CaptureRequest,
     CardDetails,
     GatewayConnector,
+    GatewayRecord,
     GatewayResult,
     RefundRequest,
     TokenizedCard,
@@ -46,6 +47,9 @@ class MeteredConnector:
 
     async def refund(self, request: RefundRequest) -> GatewayResult:
         return await self._timed("refund", lambda: self._inner.refund(request))
+
+    async def lookup(self, idempotency_key: str) -> GatewayRecord | None:
+        return await self._timed("lookup", lambda: self._inner.lookup(idempotency_key))
 
     async def _timed(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         began = time.perf_counter()

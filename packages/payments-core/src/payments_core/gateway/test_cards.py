@@ -10,6 +10,8 @@ class CardBehaviour(StrEnum):
     TRANSIENT_THEN_SUCCEED = "transient_then_succeed"
     CAPTURE_FAILS = "capture_failed"
     TIMEOUT = "gateway_timeout"
+    # Authorizes and captures, but every refund call's answer is lost (the refund happens).
+    REFUND_TIMEOUT = "refund_timeout"
 
 
 TEST_CARDS: dict[str, CardBehaviour] = {
@@ -21,4 +23,5 @@ TEST_CARDS: dict[str, CardBehaviour] = {
     "4000000000000119": CardBehaviour.TRANSIENT_THEN_SUCCEED,
     "4000000000000259": CardBehaviour.CAPTURE_FAILS,
     "4000000000000341": CardBehaviour.TIMEOUT,
+    "4000000000009235": CardBehaviour.REFUND_TIMEOUT,
 }

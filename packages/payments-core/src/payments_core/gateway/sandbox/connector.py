@@ -12,6 +12,7 @@ from payments_core.gateway.connector import (
     AuthorizeRequest,
     CaptureRequest,
     CardDetails,
+    GatewayRecord,
     GatewayResult,
     RefundRequest,
     TokenizedCard,
@@ -20,6 +21,7 @@ from payments_core.gateway.connector import (
 )
 from payments_core.gateway.sandbox.authorization import authorize
 from payments_core.gateway.sandbox.capture import capture
+from payments_core.gateway.sandbox.entries import find_by_key
 from payments_core.gateway.sandbox.refund import refund
 from payments_core.gateway.sandbox.vault import vault_card
 from payments_core.gateway.sandbox.void import void
@@ -61,7 +63,23 @@ class SandboxConnector:
 
     async def refund(self, request: RefundRequest) -> GatewayResult:
         await self._network()
-        return await refund(self._sessions, request)
+        return await refund(
+            self._sessions, request, answer_timeout_seconds=self._answer_timeout_seconds
+        )
+
+    async def lookup(self, idempotency_key: str) -> GatewayRecord | None:
+        await self._network()
+        async with self._sessions() as session:
+            entry = await find_by_key(session, idempotency_key)
+        if entry is None:
+            return None
+        return GatewayRecord(
+            operation=entry.operation,
+            outcome=entry.outcome,
+            reference=entry.reference,
+            amount=entry.amount,
+            decline_code=entry.decline_code,
+        )
 
     async def _network(self) -> None:
         if self._latency_seconds > 0:
