@@ -87,6 +87,11 @@ class WorkerSettings(TemporalSettings, CoreSettings):
     # A payment still pending this long after creation is driven again by the sweeper.
     sweeper_pending_after_seconds: int = Field(default=120, ge=5)
     sweeper_interval_seconds: float = Field(default=30.0, gt=0)
+    # Payments and refunds not final and unchanged this long, whose workflow is not running, are
+    # settled against the gateway by the reconciler (PaymentsStuck fires on older ones). Longer
+    # than any workflow takes on its own: a refund's retries run out within about 2 minutes.
+    reconcile_after_seconds: int = Field(default=900, ge=10)
+    reconcile_interval_seconds: float = Field(default=60.0, gt=0)
     # GET /health (probes) and GET /metrics (Prometheus) on one port; 0 turns both off.
     health_port: int = Field(default=9101, ge=0, le=65535)
 

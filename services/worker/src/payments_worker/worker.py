@@ -1,4 +1,5 @@
-"""The worker process: the Temporal worker, the pending-payment sweeper and the health endpoint.
+"""The worker process: the Temporal worker, the pending-payment sweeper, the reconciler and the
+health endpoint.
 
 Clients are built here, once, at start (STYLE.md rule 4). SIGTERM or SIGINT stops polling, lets
 running activities finish (up to GRACEFUL_SHUTDOWN), then closes the rest.
@@ -6,6 +7,7 @@ running activities finish (up to GRACEFUL_SHUTDOWN), then closes the rest.
 
 import asyncio
 import signal
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from temporalio.worker import Worker
 # metadata, and the worker itself never imports some of the models they point at.
 import payments_core.db.tables  # noqa: F401
 from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.gateway.connector import GatewayConnector
 from payments_core.gateway.metered import MeteredConnector
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.settings import WorkerSettings
@@ -29,6 +32,8 @@ from payments_worker import policies
 from payments_worker.activities import PaymentActivities
 from payments_worker.health import HealthServer
 from payments_worker.log_context import ActivityLogContext
+from payments_worker.reconciler.janitor import Reconciler
+from payments_worker.reconciler.settle import Settler
 from payments_worker.sweeper import PendingWorkSweeper
 from payments_worker.workflows import PaymentProcessingWorkflow, RefundWorkflow
 
@@ -39,21 +44,35 @@ CONNECT_ATTEMPTS = 10
 MAX_CONCURRENT_WORKFLOW_TASKS = 100
 
 
-def build_activities(
+def build_connector(
     settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession]
-) -> PaymentActivities:
-    connector = MeteredConnector(
+) -> GatewayConnector:
+    return MeteredConnector(
         SandboxConnector(
             sessions,
             latency_ms=settings.sandbox_latency_ms,
             answer_timeout_seconds=settings.gateway_timeout_seconds,
         )
     )
-    call_timeout = policies.gateway_call_timeout(
+
+
+def gateway_call_timeout(settings: WorkerSettings) -> timedelta:
+    return policies.gateway_call_timeout(
         latency=timedelta(milliseconds=settings.sandbox_latency_ms),
         answer_timeout=timedelta(seconds=settings.gateway_timeout_seconds),
     )
-    return PaymentActivities(sessions, connector, gateway_call_timeout=call_timeout)
+
+
+def build_activities(
+    settings: WorkerSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    connector: GatewayConnector | None = None,
+) -> PaymentActivities:
+    return PaymentActivities(
+        sessions,
+        connector or build_connector(settings, sessions),
+        gateway_call_timeout=gateway_call_timeout(settings),
+    )
 
 
 def build_worker(
@@ -104,13 +123,15 @@ async def run(settings: WorkerSettings) -> int:
     health = HealthServer(settings.health_port)
     try:
         client = await connect_with_retry(settings)
+        connector = build_connector(settings, sessions)
         worker = build_worker(
             client,
             settings.temporal_task_queue,
-            build_activities(settings, sessions),
+            build_activities(settings, sessions, connector),
             max_concurrent_activities=settings.database_pool_size * 2,
         )
-        return await _serve(worker, _sweeper(settings, sessions, client), health, settings)
+        helpers = _background(settings, sessions, client, connector)
+        return await _serve(worker, helpers, health, settings)
     except Exception:
         log.exception("worker.failed")
         return 1
@@ -120,25 +141,39 @@ async def run(settings: WorkerSettings) -> int:
         tracing.shutdown()
 
 
-def _sweeper(
-    settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession], client: Client
-) -> PendingWorkSweeper | None:
+def _background(
+    settings: WorkerSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    client: Client,
+    connector: GatewayConnector,
+) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
+    """The sweeper and the reconciler, by name: each runs for ever beside the Temporal worker."""
     if not settings.enable_temporal_workflows:
-        # Payments are not driven by workflows in this deployment: starting any would be wrong.
+        # Payments are not driven by workflows in this deployment: starting any would be wrong,
+        # and without workflows every payment would look abandoned to the reconciler.
         log.info("worker.sweeper_disabled", reason="ENABLE_TEMPORAL_WORKFLOWS=false")
-        return None
-    return PendingWorkSweeper(
+        return {}
+    sweeper = PendingWorkSweeper(
         sessions,
         client,
         settings.temporal_task_queue,
         pending_after=timedelta(seconds=settings.sweeper_pending_after_seconds),
         interval=timedelta(seconds=settings.sweeper_interval_seconds),
     )
+    settler = Settler(sessions, connector, call_timeout=gateway_call_timeout(settings))
+    reconciler = Reconciler(
+        sessions,
+        settler,
+        client,
+        after=timedelta(seconds=settings.reconcile_after_seconds),
+        interval=timedelta(seconds=settings.reconcile_interval_seconds),
+    )
+    return {"sweeper": sweeper.run, "reconciler": reconciler.run}
 
 
 async def _serve(
     worker: Worker,
-    sweeper: PendingWorkSweeper | None,
+    background: dict[str, Callable[[], Coroutine[Any, Any, None]]],
     health: HealthServer,
     settings: WorkerSettings,
 ) -> int:
@@ -149,8 +184,7 @@ async def _serve(
     worker_task = asyncio.create_task(worker.run(), name="temporal-worker")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     helpers: list[asyncio.Task[Any]] = [stop_task]
-    if sweeper is not None:
-        helpers.append(asyncio.create_task(sweeper.run(), name="sweeper"))
+    helpers += [asyncio.create_task(run(), name=name) for name, run in background.items()]
     await health.start()
     log.info("worker.started", task_queue=settings.temporal_task_queue)
     await asyncio.wait({worker_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)

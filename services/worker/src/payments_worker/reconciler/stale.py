@@ -1,0 +1,121 @@
+"""What is not final, and for how long: the reconciler's queries and the gauges SREs watch.
+
+Age is the time since a row last changed (`updated_at`): a payment moving through its steps is
+young however old it is. Paging is by (updated_at, id), oldest first, resuming after the last row
+seen, so rows the reconciler leaves alone (a workflow still running) cannot hide the ones behind.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import Gauge
+from sqlalchemy import Float, case, cast, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from payments_core.payments.models import Payment
+from payments_core.payments.status import PaymentStatus
+from payments_core.refunds.models import Refund
+from payments_core.refunds.status import RefundStatus
+from payments_core.telemetry.metrics import register_once
+
+NON_TERMINAL_PAYMENTS = (PaymentStatus.PENDING.value, PaymentStatus.PROCESSING.value)
+NON_TERMINAL_REFUNDS = (RefundStatus.PENDING.value,)
+# (upper bound in seconds, label), youngest first; the last bucket has no bound.
+AGE_BUCKETS = ((60, "under_1m"), (300, "1m_to_5m"), (900, "5m_to_15m"), (3600, "15m_to_1h"))
+OLDEST_BUCKET = "over_1h"
+
+NON_TERMINAL = Gauge(
+    "payments_non_terminal",
+    "Payments (kind=payment) and refunds (kind=refund) not yet final, by status and by age since "
+    "their last change; refreshed by every worker's reconciler (the same value: use max).",
+    ["kind", "status", "age"],
+    registry=None,
+)
+NON_TERMINAL_OLDEST_AGE = Gauge(
+    "payments_non_terminal_oldest_age_seconds",
+    "Seconds since the least recently changed non-final payment or refund changed, 0 when none "
+    "(use max).",
+    ["kind", "status"],
+    registry=None,
+)
+register_once(NON_TERMINAL, NON_TERMINAL_OLDEST_AGE)
+
+Cursor = tuple[datetime, uuid.UUID]
+
+
+@dataclass(frozen=True)
+class Stale:
+    updated_at: datetime
+    id: uuid.UUID
+    status: str
+
+    @property
+    def cursor(self) -> Cursor:
+        return self.updated_at, self.id
+
+
+async def stale_payments(
+    session: AsyncSession, cutoff: datetime, after: Cursor | None, limit: int
+) -> list[Stale]:
+    """Payments pending or processing, unchanged since before `cutoff`, oldest first."""
+    return await _stale(session, Payment, NON_TERMINAL_PAYMENTS, cutoff, after, limit)
+
+
+async def stale_refunds(
+    session: AsyncSession, cutoff: datetime, after: Cursor | None, limit: int
+) -> list[Stale]:
+    return await _stale(session, Refund, NON_TERMINAL_REFUNDS, cutoff, after, limit)
+
+
+async def _stale(
+    session: AsyncSession,
+    model: type[Payment] | type[Refund],
+    statuses: tuple[str, ...],
+    cutoff: datetime,
+    after: Cursor | None,
+    limit: int,
+) -> list[Stale]:
+    updated_at, row_id, status = col(model.updated_at), col(model.id), col(model.status)
+    statement = (
+        select(updated_at, row_id, status)
+        .where(status.in_(statuses), updated_at < cutoff)
+        .order_by(updated_at, row_id)
+        .limit(limit)
+    )
+    if after is not None:
+        statement = statement.where(tuple_(updated_at, row_id) > after)
+    return [Stale(*row) for row in (await session.execute(statement)).all()]
+
+
+async def refresh_gauges(session: AsyncSession) -> None:
+    """Count what is not final by kind, status and age bucket; every known series is set, to 0
+    when empty, so a bucket that empties does not keep its last value."""
+    for kind, model, statuses in (
+        ("payment", Payment, NON_TERMINAL_PAYMENTS),
+        ("refund", Refund, NON_TERMINAL_REFUNDS),
+    ):
+        counts: dict[tuple[str, str], int] = {}
+        oldest: dict[str, float] = {}
+        for status, bucket, count, age in await _by_age(session, model, statuses):
+            counts[status, bucket] = int(count)
+            oldest[status] = max(oldest.get(status, 0.0), float(age))
+        for status in statuses:
+            for bucket in (*(label for _, label in AGE_BUCKETS), OLDEST_BUCKET):
+                NON_TERMINAL.labels(kind, status, bucket).set(counts.get((status, bucket), 0))
+            NON_TERMINAL_OLDEST_AGE.labels(kind, status).set(oldest.get(status, 0.0))
+
+
+async def _by_age(
+    session: AsyncSession, model: type[Payment] | type[Refund], statuses: tuple[str, ...]
+) -> list[Any]:
+    age = cast(func.extract("epoch", func.now() - col(model.updated_at)), Float)
+    bucket = case(*((age < bound, label) for bound, label in AGE_BUCKETS), else_=OLDEST_BUCKET)
+    statement = (
+        select(col(model.status), bucket, func.count(), func.max(age))
+        .where(col(model.status).in_(statuses))
+        .group_by(col(model.status), bucket)
+    )
+    return list((await session.execute(statement)).all())
