@@ -5,6 +5,8 @@ would: what the acquirer did stays done even when the caller rolls back or never
 """
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +28,8 @@ from payments_core.gateway.sandbox.refund import refund
 from payments_core.gateway.sandbox.vault import vault_card
 from payments_core.gateway.sandbox.void import void
 
+T = TypeVar("T")
+
 
 class SandboxConnector:
     name = "sandbox"
@@ -38,37 +42,35 @@ class SandboxConnector:
         answer_timeout_seconds: float = 2.0,
     ) -> None:
         self._sessions = session_factory
-        # Simulated network round trip before every call (SANDBOX_LATENCY_MS).
-        self._latency_seconds = latency_ms / 1000
+        # Simulated network round trip of every call (SANDBOX_LATENCY_MS): half on the way
+        # there, half on the way back, so an answer can be lost after the acquirer acted.
+        self._one_way_seconds = latency_ms / 2000
         # How long the "never answers" card keeps the caller waiting before the timeout.
         self._answer_timeout_seconds = answer_timeout_seconds
 
     async def tokenize(self, card: CardDetails) -> TokenizedCard:
-        await self._network()
-        return await vault_card(self._sessions, card)
+        return await self._round_trip(vault_card(self._sessions, card))
 
     async def authorize(self, request: AuthorizeRequest) -> GatewayResult:
-        await self._network()
-        return await authorize(
-            self._sessions, request, answer_timeout_seconds=self._answer_timeout_seconds
+        return await self._round_trip(
+            authorize(self._sessions, request, answer_timeout_seconds=self._answer_timeout_seconds)
         )
 
     async def capture(self, request: CaptureRequest) -> GatewayResult:
-        await self._network()
-        return await capture(self._sessions, request)
+        return await self._round_trip(capture(self._sessions, request))
 
     async def void(self, request: VoidRequest) -> VoidResult:
-        await self._network()
-        return await void(self._sessions, request)
+        return await self._round_trip(void(self._sessions, request))
 
     async def refund(self, request: RefundRequest) -> GatewayResult:
-        await self._network()
-        return await refund(
-            self._sessions, request, answer_timeout_seconds=self._answer_timeout_seconds
+        return await self._round_trip(
+            refund(self._sessions, request, answer_timeout_seconds=self._answer_timeout_seconds)
         )
 
     async def lookup(self, idempotency_key: str) -> GatewayRecord | None:
-        await self._network()
+        return await self._round_trip(self._lookup(idempotency_key))
+
+    async def _lookup(self, idempotency_key: str) -> GatewayRecord | None:
         async with self._sessions() as session:
             entry = await find_by_key(session, idempotency_key)
         if entry is None:
@@ -81,6 +83,15 @@ class SandboxConnector:
             decline_code=entry.decline_code,
         )
 
-    async def _network(self) -> None:
-        if self._latency_seconds > 0:
-            await asyncio.sleep(self._latency_seconds)
+    async def _round_trip(self, call: Coroutine[Any, Any, T]) -> T:
+        """The request travels, the acquirer acts, the answer (or error) travels back."""
+        if self._one_way_seconds <= 0:
+            return await call
+        await asyncio.sleep(self._one_way_seconds)
+        try:
+            result = await call
+        except Exception:
+            await asyncio.sleep(self._one_way_seconds)
+            raise
+        await asyncio.sleep(self._one_way_seconds)
+        return result
