@@ -19,6 +19,8 @@ EXPECTED: dict[CardBehaviour, Expected] = {
     CardBehaviour.TRANSIENT_THEN_SUCCEED: Expected("completed"),
     CardBehaviour.CAPTURE_FAILS: Expected("failed", "capture_failed"),
     CardBehaviour.TIMEOUT: Expected("failed", "gateway_timeout"),
+    # Completes; its refunds' answers are lost, so the reconciler settles them.
+    CardBehaviour.REFUND_TIMEOUT: Expected("completed"),
 }
 
 SCENARIOS: tuple[CardBehaviour, ...] = tuple(EXPECTED)

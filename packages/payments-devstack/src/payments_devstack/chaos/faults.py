@@ -1,4 +1,5 @@
-"""The faults, one at a time: services killed with SIGKILL and started again, Temporal restarted
+"""The faults, one at a time: services killed with SIGKILL and started again (the worker also
+between a capture at the gateway and its record), Temporal restarted
 on its data, PostgreSQL SIGKILLed and started again on its data (crash recovery), the merchant's
 webhook receiver down for a while.
 
@@ -6,12 +7,14 @@ Every start happens on the calling thread, which must be the main thread (see
 `processes._die_with_parent`).
 """
 
+import asyncio
 import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from payments_devstack.chaos.observe import unrecorded_capture
 from payments_devstack.chaos.plan import ChaosPlan
 from payments_devstack.errors import DevstackError
 from payments_devstack.processes import (
@@ -25,6 +28,8 @@ from payments_devstack.services import APP_SERVICES
 from payments_devstack.up import RunningStack
 
 SERVICE_READY_TIMEOUT_SECONDS = 60.0
+# How long to wait for a capture in flight before killing the worker anyway.
+CAPTURE_WATCH_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class FaultLog:
     # When PostgreSQL was down (UTC, as the tables' timestamps): a gateway call in flight then
     # fails for a reason the card does not choose.
     database_outages: list[tuple[datetime, datetime]] = field(default_factory=list)
+    # Payments captured at the gateway, not yet recorded, when the worker was killed.
+    killed_after_capture: list[str] = field(default_factory=list)
 
 
 class FaultInjector:
@@ -58,6 +65,10 @@ class FaultInjector:
         ]
         return [
             *kills,
+            Fault(
+                "SIGKILL worker between a capture and its record, restart",
+                self.kill_worker_after_capture,
+            ),
             Fault("restart Temporal (persistent file)", self.restart_temporal),
             Fault("SIGKILL PostgreSQL, restart (crash recovery)", self.crash_postgres),
             Fault(f"receiver down {self._plan.flap_seconds:.0f} s, then up", self.flap_receiver),
@@ -74,6 +85,18 @@ class FaultInjector:
     def kill_service(self, name: str) -> None:
         process = self._stack.services[name]
         self._supervisor.kill(process)
+        time.sleep(self._plan.dead_seconds)
+        self._start_again(process)
+
+    def kill_worker_after_capture(self) -> None:
+        """SIGKILL the worker once the gateway has captured a payment whose capture the worker
+        has not recorded yet (the answer on its way back: SANDBOX_LATENCY_MS), so its activity
+        must be repeated elsewhere and learn the capture from the gateway."""
+        process = self._stack.services["worker"]
+        caught = asyncio.run(unrecorded_capture(self._stack.database_url, CAPTURE_WATCH_SECONDS))
+        self._supervisor.kill(process)
+        if caught is not None:
+            self.log.killed_after_capture.append(caught)
         time.sleep(self._plan.dead_seconds)
         self._start_again(process)
 

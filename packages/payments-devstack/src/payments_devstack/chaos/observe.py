@@ -1,6 +1,7 @@
 """Reading the run's state: the database (one short connection per look, since PostgreSQL is
 restarted under us), the receiver's record of accepted webhooks, and the dead-letter queues."""
 
+import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,3 +114,29 @@ def _dead_letter(queue: str, message: Any) -> DeadLetter:
     return DeadLetter(
         queue, str(message.get("MessageId")), event if isinstance(event, dict) else {}
     )
+
+
+UNRECORDED_CAPTURE = """
+    SELECT l.payment_id FROM sandbox_ledger l JOIN payments p ON p.id::text = l.payment_id
+    WHERE l.operation = 'capture' AND l.outcome = 'approved' AND p.status = 'processing'
+      AND p.processing_step IS DISTINCT FROM 'captured'
+    LIMIT 1
+"""
+CAPTURE_POLL_SECONDS = 0.01
+
+
+async def unrecorded_capture(database_url: str, within_seconds: float) -> str | None:
+    """A payment the gateway captured whose capture we have not recorded yet, as soon as one
+    appears (one connection, polled every 10 ms); None if none does in time."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url), timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        async with asyncio.timeout(within_seconds):
+            while True:
+                payment_id = await connection.fetchval(UNRECORDED_CAPTURE)
+                if payment_id is not None:
+                    return str(payment_id)
+                await asyncio.sleep(CAPTURE_POLL_SECONDS)
+    except TimeoutError:
+        return None
+    finally:
+        await connection.close()

@@ -22,6 +22,13 @@ SERVICE_SETTINGS: dict[str, str] = {
     # A record whose handler failed (Temporal away) comes back after 10 s, not SQS's 30 s.
     "SQS_VISIBILITY_TIMEOUT": "10",
     "SQS_WAIT_SECONDS": "5",
+    # Half of it is the answer's way back, after the acquirer acted: the window in which the
+    # "between a capture and its record" fault kills the worker.
+    "SANDBOX_LATENCY_MS": "300",
+    # Refunds of the 9235 card never get an answer: their workflow ends after about 50 s with
+    # the refund pending, and the reconciler settles it within the bound.
+    "RECONCILE_AFTER_SECONDS": "30",
+    "RECONCILE_INTERVAL_SECONDS": "5",
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
 }

@@ -202,6 +202,9 @@ def _drive(
     )
     for name, took in injector.log.injected:
         findings.notes.append(f"  fault {name}: recovered in {took:.1f} s")
+    for payment_id in injector.log.killed_after_capture:
+        status = evidence.payments.get(payment_id, {}).get("status")
+        findings.notes.append(f"worker killed after the gateway captured {payment_id}: {status}")
     return findings
 
 
