@@ -1,7 +1,8 @@
 """`make bench` in its smallest mode: every figure present, every ratio computed.
 
 Not a timed test: the figures themselves are not checked, only that the harness still runs
-end to end and writes the JSON the README's Performance section is read from.
+end to end, writes the JSON the README's Performance section is read from, and that each ratio it
+reports is its figure over its baseline.
 """
 
 import json
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.bench.summary import ratio_problems
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,4 +62,5 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     services = {"api", "worker", "processor", "webhooks"}
     assert set(memory["idle"]) == services
     assert set(memory["under_load_peak"]) == services
-    assert "ratio" in finished.stdout
+    # Each ratio, in the JSON and in the table, is its measured figure over its baseline.
+    assert ratio_problems(finished.stdout, results) == [], finished.stdout[-3000:]

@@ -7,7 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.fault_lines import fault_problems
+
 REPO = Path(__file__).resolve().parents[2]
+FAULTS = (
+    "SIGKILL api",
+    "SIGKILL processor",
+    "SIGKILL worker",
+    "SIGKILL webhooks",
+    "restart Temporal",
+    "SIGKILL PostgreSQL",
+    "receiver down",
+)
 
 
 @pytest.mark.slow
@@ -23,14 +34,5 @@ def test_reduced_chaos_run_breaks_no_invariant() -> None:
     output = run.stdout + run.stderr
     assert "violations: 0" in output, output[-6000:]
     assert run.returncode == 0, output[-6000:]
-    # Every fault was injected and recovered from.
-    for fault in (
-        "SIGKILL api",
-        "SIGKILL processor",
-        "SIGKILL worker",
-        "SIGKILL webhooks",
-        "restart Temporal",
-        "SIGKILL PostgreSQL",
-        "receiver down",
-    ):
-        assert f"fault: {fault}" in output and "recovered in" in output, fault
+    # Every fault was struck and reported its own recovery (faults added later too).
+    assert fault_problems(output, FAULTS) == [], output[-6000:]

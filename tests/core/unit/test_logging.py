@@ -70,3 +70,21 @@ def test_secrets_are_masked_in_fields_messages_nested_values_and_tracebacks(
     assert text.count("[REDACTED]") >= 5
     for secret in (CARD, KEY, SECRET):
         assert secret not in text
+
+
+def test_ids_whose_digits_look_like_cards_reach_every_line_whole(json_lines: Lines) -> None:
+    # Each once garbled: a Luhn-valid run of digits across the uuid's groups, or a whole group.
+    ids = {
+        "payment_id": "f38b8edd-0272-4d12-8345-6789016a8b90",
+        "correlation_id": "3f2c9e1a-b7d4-4c8e-a5f0-424242424242",
+        "event_id": "evt_4242424242424242",
+        "workflow_id": "payment-12345678-1234-4123-8123-123456789012",
+    }
+    with structlog.contextvars.bound_contextvars(**ids):
+        structlog.get_logger().info(f"payment {ids['payment_id']} settled")
+        logging.getLogger("temporalio.workflow").info("workflow %s done", ids["workflow_id"])
+    ours, theirs = json_lines()
+    for line in (ours, theirs):
+        assert {key: line[key] for key in ids} == ids
+    assert ours["event"] == f"payment {ids['payment_id']} settled"
+    assert theirs["event"] == f"workflow {ids['workflow_id']} done"

@@ -12,7 +12,7 @@ from payments_core.pagination import Cursor
 from payments_core.payments.references import new_reference
 from payments_core.payments.status import PaymentStatus, can_transition
 from payments_core.secret import Secret
-from payments_core.telemetry.logging import redact
+from payments_core.telemetry.redaction import redact
 
 
 def test_metadata_limits() -> None:

@@ -7,7 +7,6 @@ payment, event), then the redactor, then one renderer.
 """
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
@@ -15,19 +14,7 @@ from typing import Any, TextIO
 import structlog
 from opentelemetry import trace
 
-# Anything that looks like an API key, a webhook secret or a card number is masked, whichever
-# field or message it hides in: the last line of defence, not a substitute for not logging them.
-_SECRET_PATTERNS = (
-    re.compile(r"\bsk_(?:test|live)_[A-Za-z0-9]{8,}"),
-    re.compile(r"\bwhsec_[A-Za-z0-9+/=]{8,}"),
-    re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)"),
-)
-
-
-def redact(value: str) -> str:
-    for pattern in _SECRET_PATTERNS:
-        value = pattern.sub("[REDACTED]", value)
-    return value
+from payments_core.telemetry.redaction import redact
 
 
 def _redact_value(value: Any) -> Any:

@@ -1,0 +1,98 @@
+"""The bench's ratio checks on a summary printed by the real report code from made-up results:
+a ratio that is not measured / baseline is caught, where finding the word "ratio" was not."""
+
+import copy
+import math
+from typing import Any
+
+import pytest
+
+from scripts.bench.report import summary_lines
+from tests.bench.summary import RatioRow, printed_ratio_rows, ratio_problems
+
+RESULTS: dict[str, Any] = {
+    "api": {
+        "ours": {"requests_per_s": 812.4, "p50_ms": 30, "p99_ms": 95},
+        "baseline": {"requests_per_s": 2150.9, "p50_ms": 12, "p99_ms": 40},
+        "ratio": round(812.4 / 2150.9, 3),
+        "target": 0.25,
+    },
+    "e2e": {
+        "payments": 5,
+        "ours": {
+            "completions_per_s": 3.41,
+            "create_to_completed_p50_ms": 900,
+            "create_to_completed_p99_ms": 1400,
+            "create_to_webhook_p50_ms": 1100,
+            "create_to_webhook_p99_ms": 1800,
+        },
+        "ceilings": {"temporal": {"payments_per_s": 9.8}, "aws": {"payments_per_s": 41.2}},
+        "binding": "temporal",
+        "baseline_per_s": 9.8,
+        "ratio": round(3.41 / 9.8, 3),
+        "target": 0.3,
+    },
+    "webhooks": {
+        "baseline_per_s": 1500.3,
+        "runs": [
+            {"endpoints": 1, "deliveries_per_s": 412.7, "ratio": 0.275},
+            {"endpoints": 20, "deliveries_per_s": 1201.0, "ratio": 0.8},
+        ],
+    },
+    "memory_mib": {"idle": {"api": 80}, "under_load_peak": {"api": 95}},
+}
+
+
+def printed(results: dict[str, Any]) -> str:
+    return "\n".join(summary_lines(results))
+
+
+def test_the_real_summary_prints_one_consistent_row_per_ratio() -> None:
+    rows = printed_ratio_rows(printed(RESULTS))
+    assert [row.figure for row in rows] == [
+        "API create-payment, req/s",
+        "end to end (5), completions/s",
+        "webhooks, 1 endpoint(s), deliveries/s",
+        "webhooks, 20 endpoint(s), deliveries/s",
+    ]
+    assert ratio_problems(printed(RESULTS), RESULTS) == []
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        # Positive, so the old JSON check (`ratio > 0`) let these three through too.
+        lambda ours, baseline: ours * baseline,
+        lambda ours, baseline: baseline / ours,
+        lambda ours, baseline: 1.0,
+        lambda ours, baseline: math.nan,
+        lambda ours, baseline: 0.0,
+    ],
+)
+def test_a_ratio_not_computed_from_the_figures_is_caught(wrong: Any) -> None:
+    broken = copy.deepcopy(RESULTS)
+    api = broken["api"]
+    api["ratio"] = wrong(api["ours"]["requests_per_s"], api["baseline"]["requests_per_s"])
+    text = printed(broken)
+    assert "ratio" in text  # the old check of the table: its header alone passes it
+    problems = ratio_problems(text, broken)
+    assert problems and all(problem.startswith(("api", "API", "3 ratio")) for problem in problems)
+
+
+def test_a_row_missing_from_the_table_is_caught() -> None:
+    text = "\n".join(line for line in printed(RESULTS).splitlines() if "20 endpoint" not in line)
+    assert ratio_problems(text, RESULTS) == ["3 ratio rows printed for 4 ratios"]
+
+
+def test_a_table_showing_other_ratios_than_measured_is_caught() -> None:
+    shown = copy.deepcopy(RESULTS)
+    shown["e2e"]["ratio"] = 0.34  # within rounding of 3.4 / 9.8 as printed, not what was measured
+    assert ratio_problems(printed(shown), RESULTS) == [
+        "end to end (5), completions/s: printed ratio 0.34, measured 0.348"
+    ]
+
+
+def test_rounding_to_print_is_allowed_for() -> None:
+    # 0.05 / 0.15 printed as 0.1 / 0.1 (or 0.0 / 0.2) with ratio 0.33: still read as a quotient.
+    assert RatioRow("tiny", 0.1, 0.1, 0.33).problem() is None
+    assert RatioRow("off", 10.0, 20.0, 0.52).problem() is not None
