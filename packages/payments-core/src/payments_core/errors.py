@@ -80,3 +80,10 @@ class ServiceUnavailable(PaymentsError):
     status_code = 503
     error_type = "api_error"
     code = "service_unavailable"
+
+
+class RequestTimedOut(ServiceUnavailable):
+    """The request ran past its deadline or a database bound (statement or lock timeout) and
+    was rolled back."""
+
+    code = "request_timeout"
