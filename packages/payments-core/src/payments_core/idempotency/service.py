@@ -31,6 +31,8 @@ from payments_core.idempotency.models import IdempotencyRecord
 
 # Kept at least this long; a periodic job deletes older records.
 RETENTION = timedelta(hours=24)
+# Expired records are deleted this many per statement, each well inside the statement timeout.
+DELETE_BATCH = 5_000
 
 # What claim() hands a request that may proceed: its token, for store() and release().
 ClaimToken = uuid.UUID
@@ -229,10 +231,22 @@ async def release(
 
 
 async def delete_expired(session: AsyncSession, now: datetime | None = None) -> int:
+    """Delete records past the retention, DELETE_BATCH per statement: a backlog (a first run, a
+    clean-up that was off for a while) never makes one statement outlast statement_timeout."""
     cutoff = (now or datetime.now(UTC)) - RETENTION
-    deleted = await session.execute(
-        delete(IdempotencyRecord)
-        .where(col(IdempotencyRecord.created_at) < cutoff)
-        .returning(col(IdempotencyRecord.id))
-    )
-    return len(deleted.all())
+    total = 0
+    while True:
+        expired = (
+            select(col(IdempotencyRecord.id))
+            .where(col(IdempotencyRecord.created_at) < cutoff)
+            .limit(DELETE_BATCH)
+        )
+        deleted = await session.execute(
+            delete(IdempotencyRecord)
+            .where(col(IdempotencyRecord.id).in_(expired.scalar_subquery()))
+            .returning(col(IdempotencyRecord.id))
+        )
+        count = len(deleted.all())
+        total += count
+        if count < DELETE_BATCH:
+            return total
