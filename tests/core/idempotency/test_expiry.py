@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.db.session import transaction
+from payments_core.idempotency import service
 from payments_core.idempotency.service import RETENTION, delete_expired
 
 
@@ -44,3 +45,29 @@ async def test_only_records_older_than_the_retention_are_deleted(engine: AsyncEn
         )
         remaining = {row[0] for row in rows}
     assert remaining == {key for key in keys if key.startswith("young-")}
+
+
+async def test_a_backlog_is_deleted_in_batches_until_none_is_left(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "DELETE_BATCH", 2)
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO idempotency_keys (id, merchant_id, key, method, path, fingerprint,"
+                " created_at) SELECT gen_random_uuid(), NULL, 'backlog-' || gen_random_uuid(),"
+                " 'POST', '/p', 'f', :created_at FROM generate_series(1, 5)"
+            ),
+            {"created_at": now - RETENTION - timedelta(days=1)},
+        )
+
+    async with transaction(create_session_factory(engine)) as session:
+        deleted = await delete_expired(session, now=now)
+
+    assert deleted >= 5  # and any other test's expired rows
+    async with engine.connect() as connection:
+        left = await connection.execute(
+            text("SELECT count(*) FROM idempotency_keys WHERE key LIKE 'backlog-%'")
+        )
+        assert left.scalar_one() == 0

@@ -58,6 +58,11 @@ class IdempotencyKeyInUse(PaymentsError):
     code = "idempotency_key_in_use"
 
 
+class IdempotencyClaimLost(IdempotencyKeyInUse):
+    """The request's claim on its key was taken over (it ran past the takeover window): it has
+    committed nothing, and must neither store nor release anything on the key."""
+
+
 class IdempotencyKeyReused(PaymentsError):
     status_code = 422
     error_type = "idempotency_error"
@@ -80,3 +85,10 @@ class ServiceUnavailable(PaymentsError):
     status_code = 503
     error_type = "api_error"
     code = "service_unavailable"
+
+
+class RequestTimedOut(ServiceUnavailable):
+    """The request ran past its deadline or a database bound (statement or lock timeout) and
+    was rolled back."""
+
+    code = "request_timeout"

@@ -5,9 +5,9 @@ variable stops the process with one line naming it, instead of failing later mid
 """
 
 import sys
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CURRENCIES = ("NGN", "USD", "EUR", "GBP", "KES", "GHS", "ZAR")
@@ -35,7 +35,64 @@ class ServiceSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
 
-class CoreSettings(ServiceSettings):
+# --- Bounds: how long a statement, a request and an Idempotency-Key claim may last. ---
+# Each ends before the next one matters: a statement before its request's deadline, a request
+# before anyone may take its Idempotency-Key over (idempotency/service.py), so a live request's
+# claim is never taken. The claim is fenced by its token too, for what no timer sees (a paused
+# process, a clock that jumped).
+
+
+class DatabaseBoundsSettings(BaseSettings):
+    """PostgreSQL's statement_timeout and lock_timeout on every connection of a service's engine
+    (db/bounds.py). Migrations connect without them: a migration may rewrite a table."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # 10 s: a request's or an activity's statement touches a few indexed rows (milliseconds);
+    # one still running at 10 s is stuck, and the worker's database steps give up at 10 s anyway
+    # (payments_worker.policies.BOOKKEEPING_TIMEOUT).
+    database_statement_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # 5 s: a row lock is normally held for milliseconds; a wait this long is reported as a lock
+    # wait (LockNotAvailable: 409 on an Idempotency-Key held by another request, 503 elsewhere)
+    # rather than as a slow statement. Above the statement timeout it would never fire.
+    database_lock_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+
+
+class RequestBoundsSettings(DatabaseBoundsSettings):
+    """The API's request deadline, and the Idempotency-Key takeover window it must stay under
+    (checked at start: a combination that breaks the order stops the process, naming both)."""
+
+    # 30 s: requests take milliseconds; a few statement timeouts in a row mean it is stuck.
+    # Above the statement timeout, so a stuck statement is reported as such, and rolled back
+    # and released before the deadline.
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # 60 s (PATTERNS.md, after Stripe): twice the deadline. The claim's age is one replica's
+    # clock read by another's, and the cancelled request still rolls back after its deadline:
+    # the other half of the window is their margin.
+    idempotency_takeover_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _each_bound_below_the_next(self) -> Self:
+        _require_below(
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", self.database_statement_timeout_seconds),
+            ("REQUEST_TIMEOUT_SECONDS", self.request_timeout_seconds),
+        )
+        _require_below(
+            ("REQUEST_TIMEOUT_SECONDS", self.request_timeout_seconds),
+            ("IDEMPOTENCY_TAKEOVER_SECONDS", self.idempotency_takeover_seconds),
+        )
+        return self
+
+
+def _require_below(lower: tuple[str, float], upper: tuple[str, float]) -> None:
+    (lower_name, lower_value), (upper_name, upper_value) = lower, upper
+    if lower_value >= upper_value:
+        raise ValueError(
+            f"{upper_name} ({upper_value:g}) must be greater than {lower_name} ({lower_value:g})"
+        )
+
+
+class CoreSettings(DatabaseBoundsSettings, ServiceSettings):
     """Processes that own data: the database, and the outbox relay's switch."""
 
     database_url: str = Field(description="postgresql://user:pass@host:port/db")
@@ -107,7 +164,7 @@ class ProcessorSettings(TemporalSettings):
     health_port: int = Field(default=9102, ge=0, le=65535)
 
 
-class ApiSettings(WebhookUrlSettings, CoreSettings):
+class ApiSettings(RequestBoundsSettings, WebhookUrlSettings, CoreSettings):
     """The API process: operator auth, rate limits, CORS, currencies."""
 
     admin_api_token: str = Field(min_length=16)
@@ -189,7 +246,9 @@ def describe_settings_error(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         variable = "_".join(str(part) for part in item["loc"]).upper()
-        if item["type"] == "missing":
+        if not item["loc"]:  # a check across variables: its message names them
+            problems.append(item["msg"].removeprefix("Value error, "))
+        elif item["type"] == "missing":
             problems.append(f"{variable} is required but not set")
         else:
             problems.append(f"{variable} is invalid: {item['msg']}")

@@ -27,6 +27,7 @@ from payments_api.routes import (
 from payments_api.signals import WorkflowSignals
 from payments_api.state import ApiState
 from payments_api.tracing import instrument_app
+from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.metered import MeteredConnector
 from payments_core.gateway.sandbox import SandboxConnector
@@ -46,7 +47,11 @@ method, timestamp, correlationId}`. POST requests accept an `Idempotency-Key`.
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        bounds=StatementBounds.from_settings(settings),
+    )
     session_factory = create_session_factory(engine)
     rate_limiter = RateLimiter(engine, settings.rate_limit_per_minute)
     state = ApiState(
@@ -99,6 +104,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         rate_limiter=rate_limiter,
         max_body_bytes=settings.max_body_bytes,
         unlimited_paths=UNLIMITED_PATHS,
+        request_timeout=settings.request_timeout_seconds,
     )
     # Outermost: counts what the edge rejects too.
     app.add_middleware(HttpMetricsMiddleware, templates=route_templates(PREFIX, routers))

@@ -1,9 +1,17 @@
-"""The outermost ASGI layer: correlation ids, security headers, body limit, rate limit, 500s.
+"""The outermost ASGI layer: correlation ids, security headers, body limit, rate limit, the
+request deadline, 500s.
 
 Written as plain ASGI (not BaseHTTPMiddleware) because it runs on every request; it also turns
 unexpected exceptions into the contract's 500 envelope so no response escapes without headers.
+
+The deadline (REQUEST_TIMEOUT_SECONDS) covers everything the request does, the rate limit's
+statement included, and runs in the request's own task: when it passes, the work is cancelled
+where it waits, its session or driver connection rolls back on the way out (and its
+Idempotency-Key is released), and the caller gets 503 `request_timeout`. A database statement or
+lock timeout reaching this layer answers the same.
 """
 
+import asyncio
 import json
 import re
 import time
@@ -18,7 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from payments_api.key_lookup import KeyLookup, leave_in_scope
 from payments_api.responses import error_body
 from payments_core.api_keys.secrets import hash_key, looks_like_key
-from payments_core.errors import PayloadTooLarge, PaymentsError, RateLimited
+from payments_core.db.bounds import timed_out
+from payments_core.errors import PayloadTooLarge, PaymentsError, RateLimited, RequestTimedOut
 from payments_core.rate_limit.service import RateLimiter, RateLimitState
 
 log = structlog.get_logger()
@@ -31,6 +40,8 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 _VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# What completed was committed and stored on its Idempotency-Key; the rest was rolled back.
+_TIMED_OUT = "the request timed out; retry it with the same Idempotency-Key"
 
 
 class EdgeMiddleware:
@@ -41,11 +52,13 @@ class EdgeMiddleware:
         rate_limiter: RateLimiter,
         max_body_bytes: int,
         unlimited_paths: frozenset[str],
+        request_timeout: float,
     ) -> None:
         self.app = app
         self.rate_limiter = rate_limiter
         self.max_body_bytes = max_body_bytes
         self.unlimited_paths = unlimited_paths
+        self.request_timeout = request_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,24 +103,37 @@ class EdgeMiddleware:
             return _send_json(send_with_headers, error.status_code, body)
 
         with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
-            declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
-                await reject(PayloadTooLarge(self._too_large()))
-                return
-            if scope["path"] not in self.unlimited_paths:
-                limit = await self._count(scope, headers)
-                if limit is not None:
-                    extra_headers.extend(
-                        (name.lower().encode(), value.encode())
-                        for name, value in limit.headers().items()
-                    )
-                    if limit.exceeded:
-                        extra_headers.append((b"retry-after", str(limit.retry_after()).encode()))
-                        await reject(RateLimited("too many requests"))
-                        return
             try:
-                await self.app(scope, self._limited(receive), send_with_headers)
-            except Exception:
+                async with asyncio.timeout(self.request_timeout):
+                    declared = headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > self.max_body_bytes:
+                        await reject(PayloadTooLarge(self._too_large()))
+                        return
+                    if scope["path"] not in self.unlimited_paths:
+                        limit = await self._count(scope, headers)
+                        if limit is not None:
+                            extra_headers.extend(
+                                (name.lower().encode(), value.encode())
+                                for name, value in limit.headers().items()
+                            )
+                            if limit.exceeded:
+                                retry_after = str(limit.retry_after()).encode()
+                                extra_headers.append((b"retry-after", retry_after))
+                                await reject(RateLimited("too many requests"))
+                                return
+                    await self.app(scope, self._limited(receive), send_with_headers)
+            except Exception as error:
+                if timed_out(error):  # the deadline's TimeoutError, or a database timeout's
+                    log.warning(
+                        "api.request_timed_out",
+                        path=scope["path"],
+                        method=scope["method"],
+                        error=type(error).__name__,
+                        deadline_seconds=self.request_timeout,
+                    )
+                    if not started:
+                        await reject(RequestTimedOut(_TIMED_OUT))
+                    return
                 log.exception("api.unhandled_error", path=scope["path"], method=scope["method"])
                 if not started:
                     await reject(PaymentsError("an internal error occurred"))

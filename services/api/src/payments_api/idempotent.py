@@ -1,8 +1,14 @@
-"""Run a POST's work under its Idempotency-Key (Stripe semantics, CONTRACT.md §1)."""
+"""Run a POST's work under its Idempotency-Key (Stripe semantics, CONTRACT.md §1).
+
+The response is stored in the work's transaction, fenced by the claim's token
+(idempotency/service.py): a request whose claim was taken over rolls its work back and answers
+409 `idempotency_key_in_use`.
+"""
 
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Header, Request
@@ -12,9 +18,9 @@ from starlette.responses import JSONResponse
 from payments_api.errors import payments_error_body
 from payments_api.state import ApiState
 from payments_core.db.session import transaction
-from payments_core.errors import PaymentsError
+from payments_core.errors import IdempotencyClaimLost, PaymentsError
 from payments_core.idempotency import service as idempotency
-from payments_core.idempotency.service import StoredResponse
+from payments_core.idempotency.service import ClaimToken, StoredResponse
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -55,42 +61,63 @@ async def run_idempotent(
     # authenticated the caller): a request that took a second pooled connection while holding
     # its first would deadlock the pool under load, every request holding one, waiting for one.
     try:
-        stored = await idempotency.claim(session, merchant_id, key, method, path, fingerprint)
+        claimed = await idempotency.claim(
+            session,
+            merchant_id,
+            key,
+            method,
+            path,
+            fingerprint,
+            takeover_after=takeover_window(state),
+        )
         await session.commit()
     except BaseException:
         await session.rollback()
         raise
-    if stored is not None:
+    if isinstance(claimed, StoredResponse):
         return JSONResponse(
-            stored.body, stored.status_code, headers={"Idempotent-Replayed": "true"}
+            claimed.body, claimed.status_code, headers={"Idempotent-Replayed": "true"}
         )
+    token = claimed
     try:
         status_code, body = await work()
         stored_response = StoredResponse(status_code, without_secrets(body))
-        await idempotency.store(session, merchant_id, key, stored_response)
+        # Checks that the key is still ours and locks it until the commit: no takeover between.
+        await idempotency.store(session, merchant_id, key, token, stored_response)
         await session.commit()
         return JSONResponse(body, status_code)
+    except IdempotencyClaimLost:
+        await session.rollback()  # the work too: the key is another request's now
+        raise
     except PaymentsError as error:
         await session.rollback()
         if error.status_code == 400 or error.status_code >= 500:
-            await _release(state, merchant_id, key)
+            await _release(state, merchant_id, key, token)
             raise
         # A business refusal (404, 409) is the request's outcome: replay it like a success.
         body = payments_error_body(request, error)
         async with transaction(state.session_factory) as store_session:
             await idempotency.store(
-                store_session, merchant_id, key, StoredResponse(error.status_code, body)
+                store_session, merchant_id, key, token, StoredResponse(error.status_code, body)
             )
         return JSONResponse(body, error.status_code)
     except BaseException:
         await session.rollback()
-        await _release(state, merchant_id, key)
+        await _release(state, merchant_id, key, token)
         raise
 
 
-async def _release(state: ApiState, merchant_id: uuid.UUID | None, key: str) -> None:
+def takeover_window(state: ApiState) -> timedelta:
+    """How old a claim must be before a retry may take its key over (its request presumed
+    dead): IDEMPOTENCY_TAKEOVER_SECONDS, checked at start to exceed the request deadline."""
+    return timedelta(seconds=state.settings.idempotency_takeover_seconds)
+
+
+async def _release(
+    state: ApiState, merchant_id: uuid.UUID | None, key: str, token: ClaimToken
+) -> None:
     async with transaction(state.session_factory) as session:
-        await idempotency.release(session, merchant_id, key)
+        await idempotency.release(session, merchant_id, key, token)
 
 
 def without_secrets(body: dict[str, Any]) -> dict[str, Any]:

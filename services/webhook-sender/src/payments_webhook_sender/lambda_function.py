@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from payments_core.consumer.lambda_entry import BatchResponse, process_event
+from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.settings import WebhookSenderSettings, load_settings
 from payments_core.telemetry.logging import configure_logging
@@ -45,7 +46,11 @@ def container() -> Container:
     # Before the engine: it is instrumented only when tracing is on.
     tracing = configure_tracing(WEBHOOK_SENDER_SERVICE)
     runner = asyncio.Runner()
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        bounds=StatementBounds.from_settings(settings),
+    )
     sessions = create_session_factory(engine)
 
     async def build() -> DeliveryDispatcher:

@@ -15,6 +15,7 @@ from payments_core.consumer.polling import PollingConfig, SqsPoller
 from payments_core.consumer.queue_depth import sampling_queue_depth
 from payments_core.consumer.queues import polling_sqs_client
 from payments_core.consumer.settings import ConsumerSettings
+from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.settings import WebhookSenderSettings
 from payments_core.webhooks.attempt import new_client
@@ -71,7 +72,9 @@ class WebhookSenderService:
             )
             await self.health.start()
         engine = create_engine(
-            self.settings.database_url, pool_size=self.settings.database_pool_size
+            self.settings.database_url,
+            pool_size=self.settings.database_pool_size,
+            bounds=StatementBounds.from_settings(self.settings),
         )
         client = new_client(self.settings.webhook_concurrency)
         sessions = create_session_factory(engine)

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 # Every table model mapped: a flush resolves foreign keys (outbox → merchants) through the
 # metadata, and the worker itself never imports some of the models they point at.
 import payments_core.db.tables  # noqa: F401
+from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.connector import GatewayConnector
 from payments_core.gateway.metered import MeteredConnector
@@ -118,7 +119,11 @@ async def run(settings: WorkerSettings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     # Before the engine and the client: both are instrumented only when tracing is on.
     tracing = configure_tracing(WORKER_SERVICE)
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        bounds=StatementBounds.from_settings(settings),
+    )
     sessions = create_session_factory(engine)
     health = HealthServer(settings.health_port)
     try:

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from payments_core.db.bounds import StatementBounds
 from payments_core.telemetry.sql_spans import instrument_engine
 
 
@@ -23,10 +24,15 @@ def asyncpg_dsn(database_url: str) -> str:
     return "postgresql://" + sqlalchemy_url(database_url).removeprefix("postgresql+asyncpg://")
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """At most `2 * pool_size` connections (DATABASE_POOL_SIZE plus as many in overflow)."""
+def create_engine(
+    database_url: str, *, pool_size: int = 10, bounds: StatementBounds | None = None
+) -> AsyncEngine:
+    """At most `2 * pool_size` connections (DATABASE_POOL_SIZE plus as many in overflow).
+    Services pass their `bounds` (db/bounds.py); without them statements run unbounded, as
+    migrations and one-off tools need."""
     engine = create_async_engine(
         sqlalchemy_url(database_url),
+        connect_args=bounds.connect_args() if bounds is not None else {},
         # All of them kept once opened (asyncpg's own pool does the same): with overflow, a
         # burst above pool_size closed each extra connection on return and opened another on
         # the next checkout; under 32 concurrent create-payments that connect/close churn

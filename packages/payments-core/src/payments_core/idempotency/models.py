@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -32,6 +32,14 @@ class IdempotencyRecord(SQLModel, table=True):
     path: str = Field(max_length=2048)
     fingerprint: str = Field(max_length=64)
     locked_at: datetime | None = optional_timestamp_field()
+    # The fencing token of the request holding the key: fresh at each claim and takeover. The
+    # request's work and its stored response commit only while the row still carries its token,
+    # so a request whose claim was taken over commits nothing (service.py). NULL only on rows
+    # claimed before migration 0005.
+    claim_token: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, nullable=True, server_default=text("gen_random_uuid()")),
+    )
     response_status: int | None = None
     response_body: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JSONB, nullable=True)

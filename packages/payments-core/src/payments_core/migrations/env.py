@@ -18,6 +18,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
+    # Without the services' statement bounds (db/bounds.py): a migration may rewrite a table or
+    # build an index for longer than any request may run.
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "", pool_size=1)
     async with engine.connect() as connection:
         await connection.run_sync(_run)

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, text, tuple_
@@ -19,11 +20,20 @@ from payments_core.telemetry.tracing import current_traceparent
 
 # One statement (so one implicit transaction, no BEGIN/COMMIT round trips), run on every
 # create-payment (db/driver.py): the payment, only if the payment method is the merchant's active
-# one; its outbox row (whose trigger NOTIFYs the relay) and the request's response on its
-# Idempotency-Key (none without a key), only if the payment was inserted.
+# one and the request still holds its Idempotency-Key (its claim's token, locked: a takeover
+# waits for this statement, or this statement finds the new token and writes nothing); its
+# outbox row (whose trigger NOTIFYs the relay) and the request's response on its key (none
+# without a key), only if the payment was inserted.
 _INSERT_WITH_EVENT = """
-    WITH method AS (
-        SELECT id FROM payment_methods WHERE id = $3 AND merchant_id = $2 AND is_active
+    WITH claim AS MATERIALIZED (
+        SELECT id FROM idempotency_keys
+        WHERE merchant_id IS NOT DISTINCT FROM $17 AND key = $18 AND claim_token = $21
+        FOR UPDATE
+    ), held AS (
+        SELECT $21::uuid IS NULL OR EXISTS (SELECT FROM claim) AS held
+    ), method AS (
+        SELECT id FROM payment_methods
+        WHERE id = $3 AND merchant_id = $2 AND is_active AND (SELECT held FROM held)
     ), payment AS (
         INSERT INTO payments (id, merchant_id, payment_method_id, reference, merchant_reference,
                               amount, currency, status, description, metadata, amount_refunded,
@@ -37,19 +47,27 @@ _INSERT_WITH_EVENT = """
     ), stored AS (
         UPDATE idempotency_keys
         SET response_status = $19, response_body = $20::jsonb, locked_at = NULL
-        WHERE merchant_id IS NOT DISTINCT FROM $17 AND key = $18 AND EXISTS (SELECT FROM payment)
+        WHERE id = (SELECT id FROM claim) AND EXISTS (SELECT FROM payment)
     )
-    SELECT count(*) AS inserted FROM payment
+    SELECT (SELECT count(*) FROM payment) AS inserted, (SELECT held FROM held) AS claim_held
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    payment: bool
+    # False when the request's Idempotency-Key was taken over: then nothing was written.
+    claim_held: bool
 
 
 async def insert_with_event(
     connection: DriverConnection, payment: PaymentOut, event: Event, response: ResponseToStore
-) -> bool:
+) -> Inserted:
     """Insert the pending payment (every column decided by the caller, so the response and the
     event need no read back) and its event's outbox row, as `outbox.writer.add_event` stages one,
-    and store `response`; or nothing when the payment method is not the merchant's active one.
-    A taken merchant reference raises asyncpg's UniqueViolationError."""
+    and store `response`; or nothing when the payment method is not the merchant's active one,
+    or when `response.claim_token` no longer holds its key. A taken merchant reference raises
+    asyncpg's UniqueViolationError."""
     row = await fetchrow(
         connection,
         _INSERT_WITH_EVENT,
@@ -59,8 +77,10 @@ async def insert_with_event(
         event.id, event.type.value, json.dumps(event.envelope()), current_traceparent(),
         event.timestamp,
         response.merchant_id, response.key, response.status_code, response.body_json,
+        response.claim_token,
     )  # fmt: skip
-    return row is not None and row["inserted"] == 1
+    assert row is not None  # the final SELECT has no FROM: always one row
+    return Inserted(payment=row["inserted"] == 1, claim_held=row["claim_held"])
 
 
 async def get_owned(

@@ -13,6 +13,7 @@ from payments_core.db.driver import DriverConnection
 from payments_core.errors import AlreadyExists, InvalidRequest, NotFound
 from payments_core.events.envelope import Event, EventType
 from payments_core.idempotency.direct import ResponseToStore
+from payments_core.idempotency.service import claim_lost
 from payments_core.money import DEFAULT_CURRENCY
 from payments_core.payment_methods import repository as payment_methods
 from payments_core.payments import repository
@@ -36,7 +37,8 @@ async def create_on_connection(
 ) -> None:
     """Write a pending payment, its `payment.initiated` event and the request's response in one
     statement. `respond` turns the payment (as the API shows it) into the response to store;
-    what to count once the statement has committed is appended to `on_commit`."""
+    what to count once the statement has committed is appended to `on_commit`. Writes nothing
+    and raises IdempotencyClaimLost when the response's claim no longer holds its key."""
     currency = (request.currency or DEFAULT_CURRENCY).upper()
     if currency not in supported_currencies:
         raise InvalidRequest(
@@ -65,13 +67,16 @@ async def create_on_connection(
     )
     data = payment.to_json()
     event = Event.new(EventType.PAYMENT_INITIATED, merchant_id, {"payment": data})
+    response = respond(data)
     try:
-        inserted = await repository.insert_with_event(connection, payment, event, respond(data))
+        inserted = await repository.insert_with_event(connection, payment, event, response)
     except asyncpg.UniqueViolationError as error:
         if error.constraint_name == MERCHANT_REFERENCE_CONSTRAINT:
             raise _duplicate_reference(request.reference or "") from None
         raise
-    if not inserted:
+    if not inserted.claim_held:
+        raise claim_lost(response.key or "")
+    if not inserted.payment:
         await _refuse_payment_method(connection, merchant_id, request.payment_method_id)
     on_commit.append(payment_status_recorder(str(payment.id), payment.status, currency, None, now))
 
@@ -91,7 +96,7 @@ async def create(
 
     def respond(payment: dict[str, Any]) -> ResponseToStore:
         created.append(payment)
-        return ResponseToStore(None, None, 201, "{}")  # no key: nothing stored
+        return ResponseToStore(None, None, None, 201, "{}")  # no key: nothing stored
 
     on_commit: list[Callable[[], None]] = []
     await create_on_connection(
