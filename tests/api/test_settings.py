@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -64,3 +65,19 @@ def test_describe_settings_error_names_every_problem() -> None:
         )  # type: ignore[call-arg]
     line = describe_settings_error(caught.value)
     assert "ADMIN_API_TOKEN" in line and "RATE_LIMIT_PER_MINUTE" in line
+
+
+def _api_settings(**values: Any) -> ApiSettings:
+    return ApiSettings(
+        _env_file=None,
+        database_url="postgresql://u@h/db",
+        admin_api_token="x" * 20,
+        webhook_encryption_key="AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        **values,
+    )
+
+
+def test_the_rate_limiter_fails_open_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _api_settings().rate_limit_fail_open is True
+    monkeypatch.setenv("RATE_LIMIT_FAIL_OPEN", "false")
+    assert _api_settings().rate_limit_fail_open is False

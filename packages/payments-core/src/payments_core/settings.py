@@ -108,7 +108,12 @@ class ApiSettings(WebhookUrlSettings, CoreSettings):
     admin_api_token: str = Field(min_length=16)
     api_host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     api_port: int = Field(default=3001, ge=1, le=65535)
+    # Rate limiting (README "Rate limits"): per API key in PostgreSQL, shared by the replicas;
+    # requests without a valid credential per client address, in each replica's memory.
     rate_limit_per_minute: int = Field(default=100, ge=1)
+    # When PostgreSQL cannot count a keyed request: serve it, held only to its address's count in
+    # memory (true), or answer 503 (false). See README "Rate limits" for why open is the default.
+    rate_limit_fail_open: bool = True
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     supported_currencies: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CURRENCIES
     max_body_bytes: int = 64 * 1024

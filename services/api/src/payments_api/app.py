@@ -15,6 +15,7 @@ from payments_api.errors import index_path_methods, install_error_handlers
 from payments_api.metrics import METRICS_PATH, HttpMetricsMiddleware, route_templates
 from payments_api.metrics import router as metrics_router
 from payments_api.openapi import install_openapi
+from payments_api.request_limits import RequestLimits
 from payments_api.routes import (
     events,
     health,
@@ -30,6 +31,7 @@ from payments_api.tracing import instrument_app
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.metered import MeteredConnector
 from payments_core.gateway.sandbox import SandboxConnector
+from payments_core.rate_limit.by_address import AddressLimiter
 from payments_core.rate_limit.service import RateLimiter
 from payments_core.settings import ApiSettings
 from payments_core.webhooks.secret_box import SecretBox
@@ -94,9 +96,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
             expose_headers=["X-Correlation-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining",
                             "X-RateLimit-Reset", "Retry-After", "Idempotent-Replayed"],
         )  # fmt: skip
+    limits = RequestLimits(
+        rate_limiter,
+        AddressLimiter(settings.rate_limit_per_minute),
+        operator_token=settings.admin_api_token,
+        fail_open=settings.rate_limit_fail_open,
+    )
     app.add_middleware(
         EdgeMiddleware,
-        rate_limiter=rate_limiter,
+        limits=limits,
         max_body_bytes=settings.max_body_bytes,
         unlimited_paths=UNLIMITED_PATHS,
     )
