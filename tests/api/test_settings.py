@@ -77,6 +77,19 @@ def _api_settings(**values: Any) -> ApiSettings:
     )
 
 
+def test_forwarded_allow_ips_trusts_nobody_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _api_settings().forwarded_allow_ips == ()
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", " 10.0.0.2, 10.1.2.3/16,2001:db8::/32 ")
+    assert _api_settings().forwarded_allow_ips == ("10.0.0.2/32", "10.1.0.0/16", "2001:db8::/32")
+
+
+@pytest.mark.parametrize("value", ["*", "10.0.0.2,*", "ingress-nginx", "10.0.0.300"])
+def test_forwarded_allow_ips_refuses_anything_but_addresses_and_networks(value: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _api_settings(forwarded_allow_ips=value)
+    assert "FORWARDED_ALLOW_IPS" in describe_settings_error(caught.value)
+
+
 def test_the_rate_limiter_fails_open_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _api_settings().rate_limit_fail_open is True
     monkeypatch.setenv("RATE_LIMIT_FAIL_OPEN", "false")

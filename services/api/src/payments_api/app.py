@@ -8,6 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from payments_api.background import background_work
 from payments_api.edge import EdgeMiddleware
@@ -108,8 +109,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         unlimited_paths=UNLIMITED_PATHS,
     )
-    # Outermost: counts what the edge rejects too.
+    # Counts what the edge rejects too.
     app.add_middleware(HttpMetricsMiddleware, templates=route_templates(PREFIX, routers))
+    if settings.forwarded_allow_ips:
+        # Outermost, and here rather than in uvicorn (__main__ turns its copy off): every layer,
+        # the edge's count per address included, sees the client X-Forwarded-For names only when
+        # a proxy of FORWARDED_ALLOW_IPS wrote it (the rightmost address no such proxy added),
+        # and the tests, which speak ASGI to this app, exercise exactly what runs.
+        trusted = list(settings.forwarded_allow_ips)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     instrument_app(app)
     return app
 

@@ -10,6 +10,9 @@
   the same address as a flood (a NAT, or every client when the proxies are not configured) must
   still be told apart from it.
 
+The client's address is the TCP peer's, or X-Forwarded-For's when the peer is a proxy that
+FORWARDED_ALLOW_IPS names (app.py puts that check in front of the edge).
+
 When PostgreSQL cannot count a keyed request, RATE_LIMIT_FAIL_OPEN decides: true serves it, held
 to its address's count instead (which never fails); false answers 503. Requests without a valid
 credential never wait on PostgreSQL, so strangers stay limited during an outage either way.
