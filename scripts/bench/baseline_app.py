@@ -76,7 +76,7 @@ def main() -> None:
         log_level="info",
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        proxy_headers=False,  # as the API runs (payments_api.__main__)
         server_header=False,
     )
 

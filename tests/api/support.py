@@ -37,11 +37,18 @@ def api_settings(database_url: str, **overrides: Any) -> ApiSettings:
     return ApiSettings(**values)
 
 
+# httpx's own default: the address the app sees as its peer unless a test names another.
+LOCAL_PEER = ("127.0.0.1", 123)
+
+
 @asynccontextmanager
-async def running_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (relay, clean-up) running, and a client speaking ASGI to it."""
+async def running_client(
+    app: FastAPI, peer: tuple[str, int] = LOCAL_PEER
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (relay, clean-up) running, and a client speaking ASGI to it
+    from `peer` (the TCP peer: a client, or a proxy in front of it)."""
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=peer)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver/api/v1"
         ) as client:

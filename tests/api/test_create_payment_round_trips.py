@@ -154,7 +154,7 @@ async def test_authentication_queries_itself_when_the_edge_could_not_look_the_ke
     async def unavailable(*_: Any, **__: Any) -> Any:
         raise ConnectionError("rate limiter down")
 
-    monkeypatch.setattr(state.rate_limiter, "hit_and_find_key", unavailable)
+    monkeypatch.setattr(state.rate_limiter, "find_key_and_hit", unavailable)
     body = {"amount": 5000, "currency": "NGN", "paymentMethodId": method_id}
 
     accepted = await app_client.post("/payments", json=body, headers=merchant.headers)

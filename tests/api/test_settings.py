@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -64,3 +65,32 @@ def test_describe_settings_error_names_every_problem() -> None:
         )  # type: ignore[call-arg]
     line = describe_settings_error(caught.value)
     assert "ADMIN_API_TOKEN" in line and "RATE_LIMIT_PER_MINUTE" in line
+
+
+def _api_settings(**values: Any) -> ApiSettings:
+    return ApiSettings(
+        _env_file=None,
+        database_url="postgresql://u@h/db",
+        admin_api_token="x" * 20,
+        webhook_encryption_key="AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        **values,
+    )
+
+
+def test_forwarded_allow_ips_trusts_nobody_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _api_settings().forwarded_allow_ips == ()
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", " 10.0.0.2, 10.1.2.3/16,2001:db8::/32 ")
+    assert _api_settings().forwarded_allow_ips == ("10.0.0.2/32", "10.1.0.0/16", "2001:db8::/32")
+
+
+@pytest.mark.parametrize("value", ["*", "10.0.0.2,*", "ingress-nginx", "10.0.0.300"])
+def test_forwarded_allow_ips_refuses_anything_but_addresses_and_networks(value: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _api_settings(forwarded_allow_ips=value)
+    assert "FORWARDED_ALLOW_IPS" in describe_settings_error(caught.value)
+
+
+def test_the_rate_limiter_fails_open_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _api_settings().rate_limit_fail_open is True
+    monkeypatch.setenv("RATE_LIMIT_FAIL_OPEN", "false")
+    assert _api_settings().rate_limit_fail_open is False

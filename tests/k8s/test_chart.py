@@ -223,3 +223,9 @@ def test_notes_warn_about_missing_secrets() -> None:
     assert "WARNING" in notes and "secrets.databaseUrl (DATABASE_URL)" in notes
     assert "helm test payments" in notes
     assert "WARNING" not in _notes(*values_args("kind-values.yaml"))
+
+
+def test_notes_ask_for_the_proxies_when_an_ingress_fronts_the_api() -> None:
+    assert "api.forwardedAllowIps is empty" in _notes("--set", "api.ingress.enabled=true")
+    assert "api.forwardedAllowIps" not in _notes(*values_args("production-values.yaml"))
+    assert "api.forwardedAllowIps" not in _notes()  # port-forward: no proxy in front

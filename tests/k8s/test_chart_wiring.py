@@ -273,6 +273,14 @@ def test_ingress_and_http_route_reach_the_api_service() -> None:
     assert route["spec"]["parentRefs"][0]["name"] == "public"
 
 
+def test_the_api_believes_x_forwarded_for_only_from_the_proxies_named() -> None:
+    (default,) = containers(deployment(render(None), "api"))
+    assert plain_env(default)["FORWARDED_ALLOW_IPS"] == ""  # nobody
+    (behind_nginx,) = containers(deployment(render("production-values.yaml"), "api"))
+    assert plain_env(behind_nginx)["FORWARDED_ALLOW_IPS"] == "10.20.64.0/18"
+    assert "forwardedAllowIps" in render_error("--set", "api.forwardedAllowIps=*")
+
+
 # The service names the processes give themselves outside Kubernetes (payments_core.telemetry).
 SERVICE_NAMES = {
     "api": "payments-api",

@@ -50,3 +50,10 @@ async def test_purge_deletes_only_windows_that_can_no_longer_matter(engine: Asyn
 
     await limiter.purge_old_windows(now=now)
     assert await _windows(engine, bucket) == 1
+
+
+async def test_an_unknown_key_is_looked_up_but_counts_nothing(engine: AsyncEngine) -> None:
+    limiter = RateLimiter(engine, limit_per_minute=10)
+    bucket = f"test:{uuid.uuid4()}"
+    assert await limiter.find_key_and_hit(bucket, "0" * 64) is None
+    assert await _windows(engine, bucket) == 0

@@ -4,6 +4,7 @@ Each process loads the settings class it needs with `load_settings`; a missing o
 variable stops the process with one line naming it, instead of failing later mid-request.
 """
 
+import ipaddress
 import sys
 from typing import Annotated, Literal, Self, TypeVar
 
@@ -170,7 +171,18 @@ class ApiSettings(RequestBoundsSettings, WebhookUrlSettings, CoreSettings):
     admin_api_token: str = Field(min_length=16)
     api_host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     api_port: int = Field(default=3001, ge=1, le=65535)
+    # Rate limiting (README "Rate limits"): per API key in PostgreSQL, shared by the replicas;
+    # requests without a valid credential per client address, in each replica's memory.
     rate_limit_per_minute: int = Field(default=100, ge=1)
+    # Whose X-Forwarded-For names the client: the proxies in front of the API (addresses or
+    # networks, comma-separated). Empty, the default, trusts nobody: the client is the TCP peer,
+    # and a header anyone can write never picks a rate-limit bucket. Not 127.0.0.1 (uvicorn's
+    # default): in a pod, a port-forward or a sidecar connects from there, and on a host running
+    # `make up` every local process does; none of them is a proxy we placed.
+    forwarded_allow_ips: Annotated[tuple[str, ...], NoDecode] = ()
+    # When PostgreSQL cannot count a keyed request: serve it, held only to its address's count in
+    # memory (true), or answer 503 (false). See README "Rate limits" for why open is the default.
+    rate_limit_fail_open: bool = True
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     supported_currencies: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CURRENCIES
     max_body_bytes: int = 64 * 1024
@@ -194,6 +206,23 @@ class ApiSettings(RequestBoundsSettings, WebhookUrlSettings, CoreSettings):
         if not codes or any(len(code) != 3 or not code.isalpha() for code in codes):
             raise ValueError("must be comma-separated three-letter ISO 4217 codes")
         return codes
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _proxy_addresses(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            return items  # pydantic names the wrong type
+        items = [str(item).strip() for item in items if str(item).strip()]
+        if "*" in items:
+            # Every peer trusted: any client could write X-Forwarded-For and choose its bucket.
+            raise ValueError("list the proxies' addresses or networks, e.g. 10.0.0.0/8; not *")
+        try:
+            # Networks normalized (10.1.2.3/8 is 10.0.0.0/8): uvicorn would quietly never match
+            # one with host bits set, trusting nobody where the operator meant a network.
+            return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items)
+        except ValueError:
+            raise ValueError("must be comma-separated IP addresses or networks") from None
 
 
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)

@@ -25,7 +25,9 @@ def main() -> None:
             # Ours, not uvicorn's: its lines then come out as JSON, redacted, like every other.
             log_config=None,
             access_log=False,
-            proxy_headers=True,
+            # The app applies FORWARDED_ALLOW_IPS itself (app.py); uvicorn's copy would read the
+            # same variable with its own default (127.0.0.1) and rewrite the client before us.
+            proxy_headers=False,
             server_header=False,
         )
     finally:

@@ -8,6 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from payments_api.background import background_work
 from payments_api.edge import EdgeMiddleware
@@ -15,6 +16,7 @@ from payments_api.errors import index_path_methods, install_error_handlers
 from payments_api.metrics import METRICS_PATH, HttpMetricsMiddleware, route_templates
 from payments_api.metrics import router as metrics_router
 from payments_api.openapi import install_openapi
+from payments_api.request_limits import RequestLimits
 from payments_api.routes import (
     events,
     health,
@@ -31,6 +33,7 @@ from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.metered import MeteredConnector
 from payments_core.gateway.sandbox import SandboxConnector
+from payments_core.rate_limit.by_address import AddressLimiter
 from payments_core.rate_limit.service import RateLimiter
 from payments_core.settings import ApiSettings
 from payments_core.webhooks.secret_box import SecretBox
@@ -99,15 +102,28 @@ def create_app(settings: ApiSettings) -> FastAPI:
             expose_headers=["X-Correlation-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining",
                             "X-RateLimit-Reset", "Retry-After", "Idempotent-Replayed"],
         )  # fmt: skip
+    limits = RequestLimits(
+        rate_limiter,
+        AddressLimiter(settings.rate_limit_per_minute),
+        operator_token=settings.admin_api_token,
+        fail_open=settings.rate_limit_fail_open,
+    )
     app.add_middleware(
         EdgeMiddleware,
-        rate_limiter=rate_limiter,
+        limits=limits,
         max_body_bytes=settings.max_body_bytes,
         unlimited_paths=UNLIMITED_PATHS,
         request_timeout=settings.request_timeout_seconds,
     )
-    # Outermost: counts what the edge rejects too.
+    # Counts what the edge rejects too.
     app.add_middleware(HttpMetricsMiddleware, templates=route_templates(PREFIX, routers))
+    if settings.forwarded_allow_ips:
+        # Outermost, and here rather than in uvicorn (__main__ turns its copy off): every layer,
+        # the edge's count per address included, sees the client X-Forwarded-For names only when
+        # a proxy of FORWARDED_ALLOW_IPS wrote it (the rightmost address no such proxy added),
+        # and the tests, which speak ASGI to this app, exercise exactly what runs.
+        trusted = list(settings.forwarded_allow_ips)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     instrument_app(app)
     return app
 

@@ -3,6 +3,7 @@ request deadline, 500s.
 
 Written as plain ASGI (not BaseHTTPMiddleware) because it runs on every request; it also turns
 unexpected exceptions into the contract's 500 envelope so no response escapes without headers.
+Which count a request is held to, per key or per address, is request_limits.py's to decide.
 
 The deadline (REQUEST_TIMEOUT_SECONDS) covers everything the request does, the rate limit's
 statement included, and runs in the request's own task: when it passes, the work is cancelled
@@ -23,12 +24,16 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from payments_api.key_lookup import KeyLookup, leave_in_scope
+from payments_api.request_limits import RequestLimits
 from payments_api.responses import error_body
-from payments_core.api_keys.secrets import hash_key, looks_like_key
 from payments_core.db.bounds import timed_out
-from payments_core.errors import PayloadTooLarge, PaymentsError, RateLimited, RequestTimedOut
-from payments_core.rate_limit.service import RateLimiter, RateLimitState
+from payments_core.errors import (
+    PayloadTooLarge,
+    PaymentsError,
+    RateLimited,
+    RequestTimedOut,
+    ServiceUnavailable,
+)
 
 log = structlog.get_logger()
 
@@ -49,13 +54,13 @@ class EdgeMiddleware:
         self,
         app: ASGIApp,
         *,
-        rate_limiter: RateLimiter,
+        limits: RequestLimits,
         max_body_bytes: int,
         unlimited_paths: frozenset[str],
         request_timeout: float,
     ) -> None:
         self.app = app
-        self.rate_limiter = rate_limiter
+        self.limits = limits
         self.max_body_bytes = max_body_bytes
         self.unlimited_paths = unlimited_paths
         self.request_timeout = request_timeout
@@ -110,17 +115,20 @@ class EdgeMiddleware:
                         await reject(PayloadTooLarge(self._too_large()))
                         return
                     if scope["path"] not in self.unlimited_paths:
-                        limit = await self._count(scope, headers)
-                        if limit is not None:
-                            extra_headers.extend(
-                                (name.lower().encode(), value.encode())
-                                for name, value in limit.headers().items()
-                            )
-                            if limit.exceeded:
-                                retry_after = str(limit.retry_after()).encode()
-                                extra_headers.append((b"retry-after", retry_after))
-                                await reject(RateLimited("too many requests"))
-                                return
+                        try:
+                            limit = await self.limits.count(scope, _credential(headers))
+                        except ServiceUnavailable as error:  # RATE_LIMIT_FAIL_OPEN=false
+                            await reject(error)
+                            return
+                        extra_headers.extend(
+                            (name.lower().encode(), value.encode())
+                            for name, value in limit.headers().items()
+                        )
+                        if limit.exceeded:
+                            retry_after = str(limit.retry_after()).encode()
+                            extra_headers.append((b"retry-after", retry_after))
+                            await reject(RateLimited("too many requests"))
+                            return
                     await self.app(scope, self._limited(receive), send_with_headers)
             except Exception as error:
                 if timed_out(error):  # the deadline's TimeoutError, or a database timeout's
@@ -156,21 +164,6 @@ class EdgeMiddleware:
 
         return receive_limited
 
-    async def _count(self, scope: Scope, headers: dict[str, str]) -> RateLimitState | None:
-        credential = _credential(headers)
-        try:
-            if credential and looks_like_key(credential):
-                key_hash = hash_key(credential)
-                limit, found = await self.rate_limiter.hit_and_find_key(
-                    _credential_bucket(key_hash), key_hash
-                )
-                leave_in_scope(scope, KeyLookup(credential, found))
-                return limit
-            return await self.rate_limiter.hit(_bucket(scope, credential))
-        except Exception:  # the limiter must never be why a request fails
-            log.warning("api.rate_limit_unavailable", exc_info=True)
-            return None
-
 
 def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
@@ -178,18 +171,6 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 def _credential(headers: dict[str, str]) -> str:
     return headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
-
-
-def _bucket(scope: Scope, credential: str) -> str:
-    """Per credential (hashed, valid or not) when one is presented, else per client address."""
-    if credential:
-        return _credential_bucket(hash_key(credential))
-    client = scope.get("client")
-    return "ip:" + (client[0] if client else "unknown")
-
-
-def _credential_bucket(credential_hash: str) -> str:
-    return "cred:" + credential_hash[:40]
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

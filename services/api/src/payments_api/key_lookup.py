@@ -1,7 +1,7 @@
 """The API key the edge looked up beside its rate-limit count, handed to authentication.
 
 Every request with a key needs both its rate-limit count and its key's row; the edge reads them
-in one statement (RateLimiter.hit_and_find_key) and leaves the result in the request's scope,
+in one statement (RateLimiter.find_key_and_hit) and leaves the result in the request's scope,
 where `deps.current_merchant` takes it instead of querying again. It lives for one request only:
 nothing is cached, so a revoked key is refused from the next request on.
 """

@@ -19,15 +19,23 @@ _HIT = """
     ON CONFLICT (bucket, window_start) DO UPDATE SET count = c.count + 1
     RETURNING c.count
 """
-# The edge's count and, when the credential looks like an API key, its lookup (the query of
-# api_keys.repository.find_active_key), in one round trip: every authenticated request needs both.
-# Built from constants only (the count is _HIT itself), never from input.
-_HIT_AND_FIND_KEY = f"""
-    WITH hit AS ({_HIT})
-    SELECT hit.count, k.id, k.merchant_id, k.mode
-    FROM hit LEFT JOIN (api_keys AS k JOIN merchants AS m ON m.id = k.merchant_id AND m.is_active)
-        ON k.key_hash = $3 AND k.revoked_at IS NULL
-"""  # noqa: S608
+# A key's lookup (the query of api_keys.repository.find_active_key) and, only when the key is
+# active, its count, in one round trip: every authenticated request needs both, and an unknown key
+# (anyone can invent one) must not cost a write, nor get a bucket of its own. No row: no such key.
+# Built from constants only, never from input.
+_FIND_KEY_AND_HIT = """
+    WITH found AS (
+        SELECT k.id, k.merchant_id, k.mode
+        FROM api_keys AS k JOIN merchants AS m ON m.id = k.merchant_id AND m.is_active
+        WHERE k.key_hash = $3 AND k.revoked_at IS NULL
+    ), hit AS (
+        INSERT INTO rate_limit_counters AS c (bucket, window_start, count)
+        SELECT $1::text, $2::timestamptz, 1 FROM found
+        ON CONFLICT (bucket, window_start) DO UPDATE SET count = c.count + 1
+        RETURNING c.count
+    )
+    SELECT hit.count, found.id, found.merchant_id, found.mode FROM hit, found
+"""
 _PURGE = text("DELETE FROM rate_limit_counters WHERE window_start < :cutoff")
 
 
@@ -62,30 +70,35 @@ class RateLimiter:
         self._limit = limit_per_minute
 
     async def hit(self, bucket: str, now: float | None = None) -> RateLimitState:
-        limit, _ = await self._count(_HIT, bucket, now)
+        counted = await self._count(_HIT, bucket, now)
+        assert counted is not None  # the upsert always returns its row
+        limit, _ = counted
         return limit
 
-    async def hit_and_find_key(
+    async def find_key_and_hit(
         self, bucket: str, key_hash: str, now: float | None = None
-    ) -> tuple[RateLimitState, ActiveKey | None]:
-        """`hit`, and the active key with this hash (None: unknown, revoked, or its merchant
-        deactivated), read in the same statement."""
-        limit, row = await self._count(_HIT_AND_FIND_KEY, bucket, now, key_hash)
-        key = ActiveKey(row["id"], row["merchant_id"], row["mode"]) if row["id"] else None
-        return limit, key
+    ) -> tuple[RateLimitState, ActiveKey] | None:
+        """The active key with this hash and its `hit`, read in one statement; None, and
+        nothing counted, when there is none (unknown, revoked, or its merchant deactivated)."""
+        counted = await self._count(_FIND_KEY_AND_HIT, bucket, now, key_hash)
+        if counted is None:
+            return None
+        limit, row = counted
+        return limit, ActiveKey(row["id"], row["merchant_id"], row["mode"])
 
     async def _count(
         self, statement: str, bucket: str, now: float | None, *more: object
-    ) -> tuple[RateLimitState, asyncpg.Record]:
+    ) -> tuple[RateLimitState, asyncpg.Record] | None:
         """Run a statement that counts this hit in its window (count first), with `more`
-        parameters after the bucket and the window."""
+        parameters after the bucket and the window; None when it returned no row."""
         moment = now if now is not None else time.time()
         window_start = int(moment) - int(moment) % WINDOW_SECONDS
         async with driver_connection(self._engine) as connection:
             row = await fetchrow(
                 connection, statement, bucket, datetime.fromtimestamp(window_start, UTC), *more
             )
-        assert row is not None  # the upsert always returns its row
+        if row is None:
+            return None
         limit = RateLimitState(self._limit, self._limit - row[0], window_start + WINDOW_SECONDS)
         return limit, row
 
