@@ -15,6 +15,10 @@ _STATUSES = ", ".join(f"'{member.value}'" for member in PaymentStatus)
 _STEPS = ", ".join(f"'{member.value}'" for member in PaymentStep)
 
 
+# Literal, not bound: PostgreSQL matches a partial index's predicate only against literals.
+UNFINISHED_PAYMENTS = "status IN ('pending', 'processing')"
+
+
 class Payment(SQLModel, table=True):
     __tablename__ = "payments"
     __table_args__ = (
@@ -29,6 +33,13 @@ class Payment(SQLModel, table=True):
         # The sweeper looks for payments left pending.
         Index(
             "ix_payments_pending_created", "created_at", postgresql_where=text("status = 'pending'")
+        ),
+        # The reconciler and its gauges read only what is not final, oldest change first.
+        Index(
+            "ix_payments_unfinished_updated",
+            "updated_at",
+            "id",
+            postgresql_where=text(UNFINISHED_PAYMENTS),
         ),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_payments_currency"),
         UniqueConstraint(

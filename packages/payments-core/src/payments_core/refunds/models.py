@@ -22,6 +22,13 @@ class Refund(SQLModel, table=True):
         Index(
             "ix_refunds_pending_created", "created_at", postgresql_where=text("status = 'pending'")
         ),
+        # The reconciler and its gauges read only pending refunds, oldest change first.
+        Index(
+            "ix_refunds_pending_updated",
+            "updated_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

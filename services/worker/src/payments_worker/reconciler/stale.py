@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy import Float, case, cast, func, select, tuple_
+from sqlalchemy import Float, case, cast, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from payments_core.payments.models import Payment
+from payments_core.payments.models import UNFINISHED_PAYMENTS, Payment
 from payments_core.payments.status import PaymentStatus
 from payments_core.refunds.models import Refund
 from payments_core.refunds.status import RefundStatus
@@ -23,6 +23,12 @@ from payments_core.telemetry.metrics import register_once
 
 NON_TERMINAL_PAYMENTS = (PaymentStatus.PENDING.value, PaymentStatus.PROCESSING.value)
 NON_TERMINAL_REFUNDS = (RefundStatus.PENDING.value,)
+# The same sets as literals, which the partial indexes ix_payments_unfinished_updated and
+# ix_refunds_pending_updated match even under a prepared statement's generic plan.
+WHERE_UNFINISHED = {
+    "payments": text(f"payments.{UNFINISHED_PAYMENTS}"),
+    "refunds": text("refunds.status = 'pending'"),
+}
 # (upper bound in seconds, label), youngest first; the last bucket has no bound.
 AGE_BUCKETS = ((60, "under_1m"), (300, "1m_to_5m"), (900, "5m_to_15m"), (3600, "15m_to_1h"))
 OLDEST_BUCKET = "over_1h"
@@ -61,19 +67,18 @@ async def stale_payments(
     session: AsyncSession, cutoff: datetime, after: Cursor | None, limit: int
 ) -> list[Stale]:
     """Payments pending or processing, unchanged since before `cutoff`, oldest first."""
-    return await _stale(session, Payment, NON_TERMINAL_PAYMENTS, cutoff, after, limit)
+    return await _stale(session, Payment, cutoff, after, limit)
 
 
 async def stale_refunds(
     session: AsyncSession, cutoff: datetime, after: Cursor | None, limit: int
 ) -> list[Stale]:
-    return await _stale(session, Refund, NON_TERMINAL_REFUNDS, cutoff, after, limit)
+    return await _stale(session, Refund, cutoff, after, limit)
 
 
 async def _stale(
     session: AsyncSession,
     model: type[Payment] | type[Refund],
-    statuses: tuple[str, ...],
     cutoff: datetime,
     after: Cursor | None,
     limit: int,
@@ -81,7 +86,7 @@ async def _stale(
     updated_at, row_id, status = col(model.updated_at), col(model.id), col(model.status)
     statement = (
         select(updated_at, row_id, status)
-        .where(status.in_(statuses), updated_at < cutoff)
+        .where(WHERE_UNFINISHED[model.__tablename__], updated_at < cutoff)
         .order_by(updated_at, row_id)
         .limit(limit)
     )
@@ -99,7 +104,7 @@ async def refresh_gauges(session: AsyncSession) -> None:
     ):
         counts: dict[tuple[str, str], int] = {}
         oldest: dict[str, float] = {}
-        for status, bucket, count, age in await _by_age(session, model, statuses):
+        for status, bucket, count, age in await _by_age(session, model):
             counts[status, bucket] = int(count)
             oldest[status] = max(oldest.get(status, 0.0), float(age))
         for status in statuses:
@@ -108,14 +113,12 @@ async def refresh_gauges(session: AsyncSession) -> None:
             NON_TERMINAL_OLDEST_AGE.labels(kind, status).set(oldest.get(status, 0.0))
 
 
-async def _by_age(
-    session: AsyncSession, model: type[Payment] | type[Refund], statuses: tuple[str, ...]
-) -> list[Any]:
+async def _by_age(session: AsyncSession, model: type[Payment] | type[Refund]) -> list[Any]:
     age = cast(func.extract("epoch", func.now() - col(model.updated_at)), Float)
     bucket = case(*((age < bound, label) for bound, label in AGE_BUCKETS), else_=OLDEST_BUCKET)
     statement = (
         select(col(model.status), bucket, func.count(), func.max(age))
-        .where(col(model.status).in_(statuses))
+        .where(WHERE_UNFINISHED[model.__tablename__])
         .group_by(col(model.status), bucket)
     )
     return list((await session.execute(statement)).all())
