@@ -121,6 +121,29 @@ PLATFORM = Dashboard(
             "s",
         ),
         Panel(
+            "Not final, by status and age",
+            "Payments and refunds not yet final, by status and time since their last change (the "
+            "reconciler's gauge); what stays past RECONCILE_AFTER_SECONDS is the reconciler's.",
+            (
+                Query(
+                    f"max by (kind, status, age) (payments_non_terminal{{{NS}}})",
+                    "{{kind}} {{status}} {{age}}",
+                ),
+            ),
+        ),
+        Panel(
+            "Reconciler repairs",
+            "Payments and refunds the reconciler settled against the gateway, per second, by "
+            "outcome (unknown: the gateway had no answer yet). Normally none.",
+            (
+                Query(
+                    f"sum by (kind, outcome) ({rate('payments_reconciler_repairs_total')})",
+                    "{{kind}} {{outcome}}",
+                ),
+            ),
+            "ops",
+        ),
+        Panel(
             "Outbox backlog",
             "Outbox rows not yet published to SNS, and the relay's publishes per second.",
             (
