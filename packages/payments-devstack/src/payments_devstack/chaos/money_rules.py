@@ -5,6 +5,7 @@ what the gateway refunded is exactly what we recorded as refunded, refund by ref
 from collections import Counter
 from typing import Any
 
+from payments_core.gateway.test_cards import TEST_CARDS, CardBehaviour
 from payments_devstack.chaos.evidence import Evidence, Invariant
 from payments_devstack.chaos.observe import TERMINAL
 
@@ -75,10 +76,20 @@ def refunded_at_gateway_is_refunded_here(
                 f"{payment_id}: amountRefunded {payment['amount_refunded']}, "
                 f"gateway refunded {by_payment.get(payment_id, 0)}"
             )
+    unknown_outcome = {
+        created.payment_id
+        for created in evidence.load.created
+        if TEST_CARDS.get(created.card) is CardBehaviour.REFUND_TIMEOUT
+    }
+    settled_late = [
+        refund for refund in evidence.refunds.values() if refund["payment_id"] in unknown_outcome
+    ]
     notes.append(
         f"gateway refunds: {len(at_gateway)}, {sum(by_payment.values())} in minor units; "
         f"refunds succeeded here: "
-        f"{sum(1 for refund in evidence.refunds.values() if refund['status'] == 'succeeded')}"
+        f"{sum(1 for refund in evidence.refunds.values() if refund['status'] == 'succeeded')}, "
+        f"of which {len(settled_late)} of unknown outcome (card 4000000000009235: answers "
+        "lost, left pending, settled by the reconciler)"
     )
     return rule
 
