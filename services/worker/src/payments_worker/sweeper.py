@@ -11,7 +11,6 @@ so a few that stay pending for good (a workflow stuck elsewhere) cannot hide the
 them; it starts over from the oldest when it reaches the end.
 """
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from payments_core.payments import repository as payments
 from payments_core.refunds import repository as refunds
 from payments_core.temporal import names
 from payments_core.temporal.inputs import PaymentWorkflowInput, RefundWorkflowInput
+from payments_worker.periodic import run_every
 
 log = structlog.get_logger()
 
@@ -59,15 +59,7 @@ class PendingWorkSweeper:
         self._refund_cursor: tuple[datetime, uuid.UUID] | None = None
 
     async def run(self) -> None:
-        """Sweep forever; a failed round is logged and the next one tries again."""
-        while True:
-            try:
-                result = await self.sweep_once()
-                if result.started:
-                    log.info("worker.sweeper_started", found=result.found, started=result.started)
-            except Exception:
-                log.exception("worker.sweeper_round_failed")
-            await asyncio.sleep(self._interval.total_seconds())
+        await run_every(self._interval, self.sweep_once, failed_event="worker.sweeper_round_failed")
 
     async def sweep_once(self) -> SweepResult:
         cutoff = datetime.now(UTC) - self._pending_after
@@ -94,7 +86,10 @@ class PendingWorkSweeper:
                 RefundWorkflowInput(refund_id=str(refund_id), payment_id=str(payment_id)),
                 names.refund_workflow_id(str(refund_id)),
             )
-        return SweepResult(found=len(payment_rows) + len(refund_rows), started=started)
+        result = SweepResult(found=len(payment_rows) + len(refund_rows), started=started)
+        if started:
+            log.info("worker.sweeper_started", found=result.found, started=started)
+        return result
 
     async def _start(
         self, workflow: str, argument: PaymentWorkflowInput | RefundWorkflowInput, workflow_id: str

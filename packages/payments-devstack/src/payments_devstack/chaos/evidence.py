@@ -87,3 +87,12 @@ async def gather(
         database_outages=database_outages,
         refunds={row["id"]: dict(row) for row in refunds},
     )
+
+
+def approved(evidence: Evidence, operation: str) -> list[dict[str, Any]]:
+    """The sandbox ledger's approved rows of one operation (authorize, capture, void, refund)."""
+    return [
+        entry
+        for entry in evidence.ledger
+        if entry["operation"] == operation and entry["outcome"] == "approved"
+    ]

@@ -6,20 +6,12 @@ from collections import Counter
 from typing import Any
 
 from payments_core.gateway.test_cards import TEST_CARDS, CardBehaviour
-from payments_devstack.chaos.evidence import Evidence, Invariant
+from payments_devstack.chaos.evidence import Evidence, Invariant, approved
 from payments_devstack.chaos.observe import TERMINAL
+from payments_devstack.chaos.refund_rules import REFUND_KEY_SUFFIX
 
 COMPLETED_HERE = ("completed", "partially_refunded", "refunded")
 REFUND_FINAL = ("succeeded", "failed")
-REFUND_KEY_SUFFIX = "-refund"
-
-
-def _approved(evidence: Evidence, operation: str) -> list[dict[str, Any]]:
-    return [
-        entry
-        for entry in evidence.ledger
-        if entry["operation"] == operation and entry["outcome"] == "approved"
-    ]
 
 
 def nothing_left_non_terminal(evidence: Evidence, notes: list[str], **context: Any) -> Invariant:
@@ -37,7 +29,7 @@ def nothing_left_non_terminal(evidence: Evidence, notes: list[str], **context: A
 
 def captured_iff_completed(evidence: Evidence, notes: list[str], **context: Any) -> Invariant:
     rule = Invariant("captured at the gateway <=> completed or refunded here")
-    captured = {entry["payment_id"] for entry in _approved(evidence, "capture")}
+    captured = {entry["payment_id"] for entry in approved(evidence, "capture")}
     for payment_id, payment in evidence.payments.items():
         rule.checked += 1
         completed = payment["status"] in COMPLETED_HERE
@@ -56,7 +48,7 @@ def refunded_at_gateway_is_refunded_here(
     rule = Invariant("refunded at the gateway = refunded here (each refund, each payment)")
     at_gateway = {
         str(entry["idempotency_key"]).removesuffix(REFUND_KEY_SUFFIX): entry
-        for entry in _approved(evidence, "refund")
+        for entry in approved(evidence, "refund")
     }
     by_payment: Counter[str] = Counter()
     for entry in at_gateway.values():

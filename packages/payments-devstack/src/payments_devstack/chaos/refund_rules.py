@@ -10,21 +10,13 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
-from payments_devstack.chaos.evidence import Evidence, Invariant
+from payments_devstack.chaos.evidence import Evidence, Invariant, approved
 from payments_devstack.chaos.follow_up import CANCELLED, REFUSED, Action
 
 REFUND_KEY_SUFFIX = "-refund"
 # What may answer the loser of two concurrent refunds that together exceed the amount: the
 # remaining amount is too small, or the winner already refunded everything.
 OVER_REFUND_REFUSALS = frozenset({"amount_too_large", "payment_not_refundable"})
-
-
-def _approved(evidence: Evidence, operation: str) -> list[dict[str, Any]]:
-    return [
-        entry
-        for entry in evidence.ledger
-        if entry["operation"] == operation and entry["outcome"] == "approved"
-    ]
 
 
 def refund_requests_answered(evidence: Evidence, notes: list[str], **context: Any) -> Invariant:
@@ -75,10 +67,10 @@ def refunded_within_captured(evidence: Evidence, notes: list[str], **context: An
         if refund["status"] == "succeeded":
             succeeded[refund["payment_id"]] += refund["amount"]
     captured: Counter[str] = Counter()
-    for entry in _approved(evidence, "capture"):
+    for entry in approved(evidence, "capture"):
         captured[entry["payment_id"]] += entry["amount"] or 0
     refunded_at_gateway: Counter[str] = Counter()
-    for entry in _approved(evidence, "refund"):
+    for entry in approved(evidence, "refund"):
         refunded_at_gateway[entry["payment_id"]] += entry["amount"] or 0
     for pid in set(committed) | set(refunded_at_gateway):
         rule.checked += 1
@@ -108,7 +100,7 @@ def refunded_within_captured(evidence: Evidence, notes: list[str], **context: An
 def refunded_once_at_gateway(evidence: Evidence, notes: list[str], **context: Any) -> Invariant:
     rule = Invariant("each succeeded refund once in the ledger, a failed one never")
     by_refund: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for entry in _approved(evidence, "refund"):
+    for entry in approved(evidence, "refund"):
         key = str(entry["idempotency_key"])
         by_refund[key.removesuffix(REFUND_KEY_SUFFIX)].append(entry)
     for refund_id, refund in evidence.refunds.items():

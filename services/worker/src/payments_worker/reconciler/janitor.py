@@ -7,7 +7,6 @@ cannot say, the row waits for the next round. Repairs are idempotent transitions
 row lock, so two workers' reconcilers, or a reconciler and a late activity, cannot double them.
 """
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from payments_core.telemetry.metrics import register_once
 from payments_core.temporal import names
+from payments_worker.periodic import run_every
 from payments_worker.reconciler.settle import Settled, Settler
 from payments_worker.reconciler.stale import (
     Cursor,
@@ -79,13 +79,7 @@ class Reconciler:
         self._cursors: dict[str, Cursor | None] = {"payment": None, "refund": None}
 
     async def run(self) -> None:
-        """Reconcile forever; a failed round is logged and the next one tries again."""
-        while True:
-            try:
-                await self.reconcile_once()
-            except Exception:
-                log.exception("reconciler.round_failed")
-            await asyncio.sleep(self._interval.total_seconds())
+        await run_every(self._interval, self.reconcile_once, failed_event="reconciler.round_failed")
 
     async def reconcile_once(self) -> ReconcileResult:
         cutoff = datetime.now(UTC) - self._after
