@@ -10,7 +10,6 @@ capture was retried only 5 times before the workflow failed with the money captu
 
 import uuid
 
-import pytest
 from temporalio.client import Client
 
 from payments_core.gateway.sandbox import SandboxConnector
@@ -53,13 +52,8 @@ async def test_a_recorded_capture_completes_while_the_gateway_is_down(
     assert (await payment_events(sessions, payment_id))[-1] == "payment.completed"
 
 
-@pytest.mark.parametrize("failing_after_refused_void", [CAPTURE_RETRY.maximum_attempts])
 async def test_a_capture_whose_answer_was_lost_completes_after_the_void_is_refused(
-    sessions: Sessions,
-    sandbox: SandboxConnector,
-    client: Client,
-    merchant_id: uuid.UUID,
-    failing_after_refused_void: int,
+    sessions: Sessions, sandbox: SandboxConnector, client: Client, merchant_id: uuid.UUID
 ) -> None:
     payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
     # The capture's retries all meet the outage, so the workflow voids; the gateway refuses (the
@@ -68,7 +62,7 @@ async def test_a_capture_whose_answer_was_lost_completes_after_the_void_is_refus
     retries_of_first_capture = CAPTURE_RETRY.maximum_attempts - 1
     gateway = GatewayOutage(
         sandbox,
-        failing_captures=retries_of_first_capture + failing_after_refused_void,
+        failing_captures=retries_of_first_capture + CAPTURE_RETRY.maximum_attempts,
         lose_first_answer=True,
     )
     activities = PaymentActivities(sessions, gateway)  # type: ignore[arg-type]

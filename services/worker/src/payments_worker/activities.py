@@ -195,7 +195,7 @@ class PaymentActivities:
                     return Capture(payment.capture_reference)
                 # From AUTHORIZED, or from VOIDING: a void was refused because the capture went
                 # through after all (the gateway itself refuses a capture after a void).
-                await transitions.begin_step(session, payment_id, PaymentStep.CAPTURING)
+                transitions.enter_step(payment, PaymentStep.CAPTURING)
             result = await self._gateway.capture(
                 CaptureRequest(
                     idempotency_key=capture_key(request.payment_id),
@@ -226,7 +226,7 @@ class PaymentActivities:
                         type=AUTHORIZATION_CAPTURED,
                         non_retryable=True,
                     )
-                await transitions.begin_step(session, payment_id, PaymentStep.VOIDING)
+                transitions.enter_step(payment, PaymentStep.VOIDING)
             result = await self._gateway.void(
                 VoidRequest(
                     idempotency_key=void_key(request.payment_id),

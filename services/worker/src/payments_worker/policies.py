@@ -14,16 +14,19 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-# Database-only steps: they fail only while PostgreSQL is away, and must happen eventually
-# (a payment must not stay `processing` because the database blinked), so no attempt limit.
-# Business refusals are non-retryable ApplicationErrors and end the retries at once.
-BOOKKEEPING_TIMEOUT = timedelta(seconds=10)
-BOOKKEEPING_RETRY = RetryPolicy(
+# For steps that must happen, whatever it takes: no attempt limit, backing off to 10 s. Business
+# refusals are non-retryable ApplicationErrors and end the retries at once.
+UNTIL_IT_HAPPENS = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=0,
 )
+
+# Database-only steps: they fail only while PostgreSQL is away, and must happen eventually
+# (a payment must not stay `processing` because the database blinked).
+BOOKKEEPING_TIMEOUT = timedelta(seconds=10)
+BOOKKEEPING_RETRY = UNTIL_IT_HAPPENS
 
 # 0119 fails twice, then succeeds on the third attempt: four attempts leave one to spare.
 AUTHORIZE_RETRY = RetryPolicy(
@@ -45,20 +48,10 @@ CAPTURE_RETRY = RetryPolicy(
 # After the gateway refused a void because the capture had gone through (its answer was lost):
 # the money moved, so the capture (the same idempotent call, answered from the gateway's record)
 # is repeated until it is recorded; the payment can only end completed.
-RECORD_CAPTURE_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    maximum_attempts=0,
-)
+RECORD_CAPTURE_RETRY = UNTIL_IT_HAPPENS
 
 # The undo of a hold: idempotent, and it must happen, so retried until it does.
-VOID_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    maximum_attempts=0,
-)
+VOID_RETRY = UNTIL_IT_HAPPENS
 
 # A refund is not time-critical; its gateway call is bounded by the connector's own timeout.
 REFUND_CALL_TIMEOUT = timedelta(seconds=30)

@@ -9,14 +9,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from payments_core.db.columns import created_at_field, optional_timestamp_field, updated_at_field
-from payments_core.payments.status import PaymentStatus, PaymentStep
+from payments_core.payments.status import UNFINISHED, PaymentStatus, PaymentStep
 
 _STATUSES = ", ".join(f"'{member.value}'" for member in PaymentStatus)
 _STEPS = ", ".join(f"'{member.value}'" for member in PaymentStep)
 
 
 # Literal, not bound: PostgreSQL matches a partial index's predicate only against literals.
-UNFINISHED_PAYMENTS = "status IN ('pending', 'processing')"
+UNFINISHED_PAYMENTS = f"status IN ({', '.join(repr(status.value) for status in UNFINISHED)})"
 
 
 class Payment(SQLModel, table=True):

@@ -30,6 +30,10 @@ ALLOWED_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 }
 
 
+# Not final yet: what the reconciler watches (the partial index ix_payments_unfinished_updated).
+UNFINISHED = (PaymentStatus.PENDING, PaymentStatus.PROCESSING)
+
+
 def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     return target in ALLOWED_TRANSITIONS[current]
 

@@ -79,10 +79,15 @@ async def begin_step(session: AsyncSession, payment_id: uuid.UUID, step: Payment
     """Record that gateway work `step` starts, if the payment is still processing and `step` may
     follow its current one (`STEP_TRANSITIONS`, or is it already: a retry). Else InvalidState."""
     payment = await lock(session, payment_id)
+    enter_step(payment, step)
+    return payment
+
+
+def enter_step(payment: Payment, step: PaymentStep) -> None:
+    """`begin_step` on a payment the caller has already locked (`lock`) in this transaction."""
     _require_step(payment, step)
     payment.processing_step = step.value
     payment.updated_at = datetime.now(UTC)
-    return payment
 
 
 def _require_step(payment: Payment, step: PaymentStep) -> None:

@@ -10,6 +10,8 @@ from payments_core.db.columns import created_at_field, updated_at_field
 from payments_core.refunds.status import RefundStatus
 
 _STATUSES = ", ".join(f"'{member.value}'" for member in RefundStatus)
+# Literal, not bound: PostgreSQL matches a partial index's predicate only against literals.
+PENDING_REFUNDS = f"status = '{RefundStatus.PENDING.value}'"
 
 
 class Refund(SQLModel, table=True):
@@ -19,15 +21,13 @@ class Refund(SQLModel, table=True):
         CheckConstraint(f"status IN ({_STATUSES})", name="ck_refunds_status"),
         Index("ix_refunds_payment_created", "payment_id", text("created_at DESC"), "id"),
         # The sweeper looks for refunds left pending.
-        Index(
-            "ix_refunds_pending_created", "created_at", postgresql_where=text("status = 'pending'")
-        ),
+        Index("ix_refunds_pending_created", "created_at", postgresql_where=text(PENDING_REFUNDS)),
         # The reconciler and its gauges read only pending refunds, oldest change first.
         Index(
             "ix_refunds_pending_updated",
             "updated_at",
             "id",
-            postgresql_where=text("status = 'pending'"),
+            postgresql_where=text(PENDING_REFUNDS),
         ),
     )
 

@@ -113,16 +113,14 @@ class Reconciler:
         try:
             outcome, detail = await settle(row.id)
         except Exception as error:  # the gateway or the database: the next round tries again
-            log.warning(
-                "reconciler.unsettled", kind=kind, id=str(row.id), error=type(error).__name__
-            )
-            outcome, detail = Settled.UNKNOWN, None
+            outcome, detail = Settled.UNKNOWN, type(error).__name__
         result.count(outcome.value)
         if outcome is Settled.UNCHANGED:
             return
         RECONCILER_REPAIRS.labels(kind, outcome.value).inc()
-        log.info(
-            "reconciler.repaired" if outcome is not Settled.UNKNOWN else "reconciler.unsettled",
+        unsettled = outcome is Settled.UNKNOWN
+        (log.warning if unsettled else log.info)(
+            "reconciler.unsettled" if unsettled else "reconciler.repaired",
             kind=kind,
             **{f"{kind}_id": str(row.id)},
             was=row.status,

@@ -31,7 +31,7 @@ from payments_core.gateway.connector import (
 from payments_core.gateway.errors import GatewayError, VoidRefused
 from payments_core.payments import transitions
 from payments_core.payments.models import Payment
-from payments_core.payments.status import PaymentStatus, PaymentStep
+from payments_core.payments.status import UNFINISHED, PaymentStep
 from payments_core.refunds import service as refunds
 from payments_core.refunds.models import Refund
 from payments_core.refunds.status import RefundStatus
@@ -39,8 +39,6 @@ from payments_worker.activities import authorize_key, capture_key, refund_key, v
 from payments_worker.payloads import PROCESSING_ERROR, REFUND_FAILED
 
 T = TypeVar("T")
-
-NON_TERMINAL = frozenset({PaymentStatus.PENDING, PaymentStatus.PROCESSING})
 
 
 class Settled(StrEnum):
@@ -68,7 +66,7 @@ class Settler:
         """(what became of it, the failure reason or capture reference)."""
         async with self._sessions() as session:
             payment = await session.get(Payment, payment_id)
-        if payment is None or payment.status not in NON_TERMINAL:
+        if payment is None or payment.status not in UNFINISHED:
             return Settled.UNCHANGED, None
         key = str(payment_id)
         capture: GatewayRecord | None = None

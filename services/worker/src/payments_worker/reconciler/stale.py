@@ -11,24 +11,38 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy import Float, case, cast, func, select, text, tuple_
+from sqlalchemy import Float, TextClause, case, cast, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from payments_core.payments.models import UNFINISHED_PAYMENTS, Payment
-from payments_core.payments.status import PaymentStatus
-from payments_core.refunds.models import Refund
+from payments_core.payments.status import UNFINISHED
+from payments_core.refunds.models import PENDING_REFUNDS, Refund
 from payments_core.refunds.status import RefundStatus
 from payments_core.telemetry.metrics import register_once
 
-NON_TERMINAL_PAYMENTS = (PaymentStatus.PENDING.value, PaymentStatus.PROCESSING.value)
-NON_TERMINAL_REFUNDS = (RefundStatus.PENDING.value,)
-# The same sets as literals, which the partial indexes ix_payments_unfinished_updated and
-# ix_refunds_pending_updated match even under a prepared statement's generic plan.
-WHERE_UNFINISHED = {
-    "payments": text(f"payments.{UNFINISHED_PAYMENTS}"),
-    "refunds": text("refunds.status = 'pending'"),
-}
+
+@dataclass(frozen=True)
+class Unfinished:
+    """One kind of row the reconciler watches: its table, its statuses that are not final, and
+    the same as a literal predicate, which the partial index (ix_payments_unfinished_updated,
+    ix_refunds_pending_updated) matches even under a prepared statement's generic plan."""
+
+    kind: str
+    model: type[Payment] | type[Refund]
+    statuses: tuple[str, ...]
+    where: TextClause
+
+
+PAYMENTS = Unfinished(
+    "payment",
+    Payment,
+    tuple(status.value for status in UNFINISHED),
+    text(f"payments.{UNFINISHED_PAYMENTS}"),
+)
+REFUNDS = Unfinished(
+    "refund", Refund, (RefundStatus.PENDING.value,), text(f"refunds.{PENDING_REFUNDS}")
+)
 # (upper bound in seconds, label), youngest first; the last bucket has no bound.
 AGE_BUCKETS = ((60, "under_1m"), (300, "1m_to_5m"), (900, "5m_to_15m"), (3600, "15m_to_1h"))
 OLDEST_BUCKET = "over_1h"
@@ -67,26 +81,27 @@ async def stale_payments(
     session: AsyncSession, cutoff: datetime, after: Cursor | None, limit: int
 ) -> list[Stale]:
     """Payments pending or processing, unchanged since before `cutoff`, oldest first."""
-    return await _stale(session, Payment, cutoff, after, limit)
+    return await _stale(session, PAYMENTS, cutoff, after, limit)
 
 
 async def stale_refunds(
     session: AsyncSession, cutoff: datetime, after: Cursor | None, limit: int
 ) -> list[Stale]:
-    return await _stale(session, Refund, cutoff, after, limit)
+    return await _stale(session, REFUNDS, cutoff, after, limit)
 
 
 async def _stale(
     session: AsyncSession,
-    model: type[Payment] | type[Refund],
+    rows: Unfinished,
     cutoff: datetime,
     after: Cursor | None,
     limit: int,
 ) -> list[Stale]:
+    model = rows.model
     updated_at, row_id, status = col(model.updated_at), col(model.id), col(model.status)
     statement = (
         select(updated_at, row_id, status)
-        .where(WHERE_UNFINISHED[model.__tablename__], updated_at < cutoff)
+        .where(rows.where, updated_at < cutoff)
         .order_by(updated_at, row_id)
         .limit(limit)
     )
@@ -98,27 +113,26 @@ async def _stale(
 async def refresh_gauges(session: AsyncSession) -> None:
     """Count what is not final by kind, status and age bucket; every known series is set, to 0
     when empty, so a bucket that empties does not keep its last value."""
-    for kind, model, statuses in (
-        ("payment", Payment, NON_TERMINAL_PAYMENTS),
-        ("refund", Refund, NON_TERMINAL_REFUNDS),
-    ):
+    for rows in (PAYMENTS, REFUNDS):
         counts: dict[tuple[str, str], int] = {}
         oldest: dict[str, float] = {}
-        for status, bucket, count, age in await _by_age(session, model):
+        for status, bucket, count, age in await _by_age(session, rows):
             counts[status, bucket] = int(count)
             oldest[status] = max(oldest.get(status, 0.0), float(age))
-        for status in statuses:
+        for status in rows.statuses:
             for bucket in (*(label for _, label in AGE_BUCKETS), OLDEST_BUCKET):
-                NON_TERMINAL.labels(kind, status, bucket).set(counts.get((status, bucket), 0))
-            NON_TERMINAL_OLDEST_AGE.labels(kind, status).set(oldest.get(status, 0.0))
+                count = counts.get((status, bucket), 0)
+                NON_TERMINAL.labels(rows.kind, status, bucket).set(count)
+            NON_TERMINAL_OLDEST_AGE.labels(rows.kind, status).set(oldest.get(status, 0.0))
 
 
-async def _by_age(session: AsyncSession, model: type[Payment] | type[Refund]) -> list[Any]:
+async def _by_age(session: AsyncSession, rows: Unfinished) -> list[Any]:
+    model = rows.model
     age = cast(func.extract("epoch", func.now() - col(model.updated_at)), Float)
     bucket = case(*((age < bound, label) for bound, label in AGE_BUCKETS), else_=OLDEST_BUCKET)
     statement = (
         select(col(model.status), bucket, func.count(), func.max(age))
-        .where(WHERE_UNFINISHED[model.__tablename__])
+        .where(rows.where)
         .group_by(col(model.status), bucket)
     )
     return list((await session.execute(statement)).all())
