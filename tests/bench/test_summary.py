@@ -96,3 +96,9 @@ def test_rounding_to_print_is_allowed_for() -> None:
     # 0.05 / 0.15 printed as 0.1 / 0.1 (or 0.0 / 0.2) with ratio 0.33: still read as a quotient.
     assert RatioRow("tiny", 0.1, 0.1, 0.33).problem() is None
     assert RatioRow("off", 10.0, 20.0, 0.52).problem() is not None
+
+
+def test_a_ratio_rounded_twice_is_read_as_its_quotient() -> None:
+    # A real run: 815.0 / 4643.9 = 0.1755, stored as 0.175 (three places), printed 0.17.
+    assert RatioRow("API create-payment, req/s", 815.0, 4643.9, 0.17).problem() is None
+    assert RatioRow("API create-payment, req/s", 815.0, 4643.9, 0.16).problem() is not None
