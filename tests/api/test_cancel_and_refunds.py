@@ -50,9 +50,9 @@ async def drive(engine: AsyncEngine, payment_id: str, *, to: str) -> None:
             await transitions.fail(session, pid, "card_declined")
         return
     async with transaction(factory) as session:
-        await transitions.record_authorization(session, pid, "auth_test")
+        payment = await transitions.record_authorization(session, pid, "auth_test")
         await transitions.begin_step(session, pid, PaymentStep.CAPTURING)
-        await transitions.record_capture(session, pid, "cap_test")
+        await transitions.record_capture(session, pid, "cap_test", payment.amount)
         await transitions.complete(session, pid)
 
 

@@ -1,11 +1,13 @@
 """The payment state machine on the real database: random sequences of the operations the worker
 and the API perform (processing, gateway steps, complete, fail, cancel, refunds and their
-outcomes), each in its own transaction, as they happen in production.
+outcomes; a manual payment's capture, cancel, expiry and release; a challenge asked, answered
+or timed out), each in its own transaction, as they happen in production.
 
 After every operation: the status moved only along an allowed edge (or stayed), a terminal status
-stayed terminal, `amountRefunded` equals the succeeded refunds and never exceeds the amount, and
-pending plus succeeded refunds never exceed it either. A refused operation must be refused with
-the contract's InvalidState (409) or InvalidRequest (400), never anything else.
+stayed terminal, `amountRefunded` equals the succeeded refunds and never exceeds what was
+captured, and pending plus succeeded refunds never exceed it either; a hold's first decision is
+never replaced. A refused operation must be refused with the contract's InvalidState (409) or
+InvalidRequest (400), never anything else.
 """
 
 import asyncio
@@ -14,6 +16,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -28,11 +31,19 @@ from payments_core.db.session import transaction
 from payments_core.errors import InvalidRequest, InvalidState
 from payments_core.merchants.models import Merchant
 from payments_core.payment_methods.models import PaymentMethod
+from payments_core.payments import authentication, transitions
 from payments_core.payments import service as payments
-from payments_core.payments import transitions
 from payments_core.payments.models import Payment
 from payments_core.payments.schemas import PaymentCreate
-from payments_core.payments.status import PaymentStatus, PaymentStep, can_step, can_transition
+from payments_core.payments.status import (
+    AuthenticationOutcome,
+    CaptureMethod,
+    HoldDecision,
+    PaymentStatus,
+    PaymentStep,
+    can_step,
+    can_transition,
+)
 from payments_core.refunds import service as refunds
 from payments_core.refunds.models import Refund
 from payments_core.refunds.schemas import RefundCreate
@@ -43,6 +54,7 @@ T = TypeVar("T")
 Sessions = async_sessionmaker[AsyncSession]
 TERMINAL = {PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.REFUNDED}
 MAX_AMOUNT = 1_000_000
+HOUR = timedelta(hours=1)
 
 
 @dataclass
@@ -91,18 +103,22 @@ STEP_OPERATIONS = {
     "capturing": lambda session, payment_id: transitions.begin_step(
         session, payment_id, PaymentStep.CAPTURING
     ),
-    "captured": lambda session, payment_id: transitions.record_capture(
-        session, payment_id, "cap_test"
-    ),
+    "captured": lambda session, payment_id: _record_capture(session, payment_id),
     "voiding": lambda session, payment_id: transitions.begin_step(
         session, payment_id, PaymentStep.VOIDING
     ),
     "voided": lambda session, payment_id: transitions.record_void(session, payment_id),
+    "authenticating": lambda session, payment_id: authentication.require(
+        session, payment_id, public_base_url="http://127.0.0.1:3001", answer_within=HOUR
+    ),
 }
+HOLD_AND_CHALLENGE = ["expire", "release", "approve", "decline", "authentication_timeout"]
 operations = st.one_of(
     st.sampled_from(["start", "complete", "fail", "cancel", *STEP_OPERATIONS]).map(
         lambda name: (name, None)
     ),
+    st.sampled_from(HOLD_AND_CHALLENGE).map(lambda name: (name, None)),
+    st.tuples(st.just("capture"), st.none() | st.integers(1, MAX_AMOUNT)),
     st.tuples(st.just("refund"), st.none() | st.integers(1, MAX_AMOUNT)),
     st.tuples(st.sampled_from(["refund_succeeds", "refund_fails"]), st.integers(0, 3)),
 )
@@ -117,6 +133,14 @@ async def _apply(
         "complete": lambda session: transitions.complete(session, payment_id),
         "fail": lambda session: transitions.fail(session, payment_id, "card_declined"),
         "cancel": lambda session: transitions.cancel(session, payment_id, db.merchant_id),
+        "capture": lambda session: _decide(session, payment_id, HoldDecision.CAPTURE, argument),
+        "expire": lambda session: _decide(session, payment_id, HoldDecision.EXPIRE, None),
+        "release": lambda session: transitions.release(session, payment_id),
+        "approve": lambda session: _answer(session, payment_id, AuthenticationOutcome.APPROVED),
+        "decline": lambda session: _answer(session, payment_id, AuthenticationOutcome.DECLINED),
+        "authentication_timeout": lambda session: authentication.settle(
+            session, payment_id, timed_out=True
+        ),
     }
     async with transaction(db.sessions) as session:
         if name in actions:
@@ -136,6 +160,32 @@ async def _apply(
                 await refunds.fail(session, refund_id, "gateway_declined")
 
 
+async def _record_capture(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
+    """What the capture activity records: the amount decided, all of it for automatic ones."""
+    payment = await transitions.lock(session, payment_id)
+    taken = payment.amount_to_capture or payment.amount
+    return await transitions.record_capture(session, payment_id, "cap_test", taken)
+
+
+async def _decide(
+    session: AsyncSession, payment_id: uuid.UUID, decision: HoldDecision, amount: int | None
+) -> Payment:
+    payment = await transitions.lock(session, payment_id)
+    return transitions.decide_hold(payment, decision, amount)
+
+
+async def _answer(
+    session: AsyncSession, payment_id: uuid.UUID, outcome: AuthenticationOutcome
+) -> Payment | None:
+    """Answer the challenge as the page does, by its token: the test knows it from the URL."""
+    payment = await session.get(Payment, payment_id)
+    assert payment is not None
+    if not payment.next_action:
+        return None
+    token = payment.next_action["redirectToUrl"]["url"].rsplit("/", 1)[-1]
+    return await authentication.answer(session, token, outcome)
+
+
 async def _read(db: Database, payment_id: uuid.UUID) -> tuple[Payment, list[Refund]]:
     async with db.sessions() as session:
         payment = await session.get(Payment, payment_id)
@@ -144,8 +194,10 @@ async def _read(db: Database, payment_id: uuid.UUID) -> tuple[Payment, list[Refu
         return payment, list(rows.scalars())
 
 
-async def _create_payment(db: Database, amount: int) -> uuid.UUID:
-    request = PaymentCreate(amount=amount, payment_method_id=db.method_id)
+async def _create_payment(db: Database, amount: int, capture_method: CaptureMethod) -> uuid.UUID:
+    request = PaymentCreate(
+        amount=amount, payment_method_id=db.method_id, capture_method=capture_method
+    )
     async with transaction(db.sessions) as session:
         payment = await payments.create(
             session, db.merchant_id, request, supported_currencies=DEFAULT_CURRENCIES
@@ -166,15 +218,20 @@ sequences = st.sampled_from([[], completed_first]).flatmap(
     deadline=None,  # every step is a database round trip
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(amount=st.integers(1, MAX_AMOUNT), steps=sequences)
+@given(
+    amount=st.integers(1, MAX_AMOUNT),
+    capture_method=st.sampled_from(CaptureMethod),
+    steps=sequences,
+)
 def test_random_operations_keep_the_payment_legal(
-    database: Database, amount: int, steps: list[Operation]
+    database: Database, amount: int, capture_method: CaptureMethod, steps: list[Operation]
 ) -> None:
-    payment_id = database.run(_create_payment(database, amount))
+    payment_id = database.run(_create_payment(database, amount, capture_method))
     refund_ids: list[uuid.UUID] = []
     status = PaymentStatus.PENDING
     ever_completed = False
     step: str | None = None
+    decision: str | None = None
     for operation in steps:
         # A refusal the contract allows (409 / 400) is fine; anything else fails the test.
         with contextlib.suppress(InvalidState, InvalidRequest):
@@ -193,15 +250,23 @@ def test_random_operations_keep_the_payment_legal(
         if step == PaymentStep.CAPTURED:
             assert status != PaymentStatus.FAILED, "a captured payment failed"
         ever_completed = ever_completed or status == PaymentStatus.COMPLETED
+        # Only manual payments wait at authorized; a hold's first decision is the only one.
+        if status == PaymentStatus.AUTHORIZED:
+            assert capture_method is CaptureMethod.MANUAL
+        assert decision is None or payment.hold_decision == decision, (operation, decision)
+        decision = payment.hold_decision
+        assert payment.amount_captured <= payment.amount
+        if status in (PaymentStatus.COMPLETED, PaymentStatus.REFUNDED):
+            assert payment.amount_captured > 0
         succeeded = [r.amount for r in payment_refunds if r.status == RefundStatus.SUCCEEDED]
         committed = [r.amount for r in payment_refunds if r.status != RefundStatus.FAILED]
-        assert payment.amount_refunded == sum(succeeded) <= payment.amount
-        assert sum(committed) <= payment.amount
+        assert payment.amount_refunded == sum(succeeded) <= payment.amount_captured
+        assert sum(committed) <= payment.amount_captured
         assert all(r.currency == payment.currency for r in payment_refunds)
         if status == PaymentStatus.REFUNDED:
-            assert payment.amount_refunded == payment.amount
+            assert payment.amount_refunded == payment.amount_captured
         if status == PaymentStatus.PARTIALLY_REFUNDED:
-            assert 0 < payment.amount_refunded < payment.amount
+            assert 0 < payment.amount_refunded < payment.amount_captured
         if payment_refunds:
             assert ever_completed, "a refund of a payment that never completed"
         assert (payment.completed_at is not None) == ever_completed

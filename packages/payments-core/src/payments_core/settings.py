@@ -138,8 +138,28 @@ class WebhookUrlSettings(BaseSettings):
         return value
 
 
-class WorkerSettings(TemporalSettings, CoreSettings):
+class PublicUrlSettings(BaseSettings):
+    """Where customers' browsers reach the API (the challenge pages' links)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    public_base_url: str = Field(
+        default="http://127.0.0.1:3001", description="the API as browsers reach it"
+    )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("must be an http:// or https:// URL without query or fragment")
+        return value.rstrip("/")
+
+
+class WorkerSettings(PublicUrlSettings, TemporalSettings, CoreSettings):
     sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    # How long a customer has to answer a 3-D Secure challenge before the payment fails with
+    # authentication_timeout (CONTRACT.md: 900 s).
+    authentication_timeout_seconds: int = Field(default=900, ge=1, le=86_400)
     # The sandbox's simulated "never answers" card waits this long; the connector gives up first.
     gateway_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     # A payment still pending this long after creation is driven again by the sweeper.
@@ -165,9 +185,12 @@ class ProcessorSettings(TemporalSettings):
     health_port: int = Field(default=9102, ge=0, le=65535)
 
 
-class ApiSettings(RequestBoundsSettings, WebhookUrlSettings, CoreSettings):
+class ApiSettings(PublicUrlSettings, RequestBoundsSettings, WebhookUrlSettings, CoreSettings):
     """The API process: operator auth, rate limits, CORS, currencies."""
 
+    # A manual payment's hold is released this long after creation (CONTRACT.md: 7 days; 31 at
+    # most, about the longest a card network lets an authorization stand).
+    authorization_ttl_seconds: int = Field(default=7 * 86_400, ge=1, le=31 * 86_400)
     admin_api_token: str = Field(min_length=16)
     api_host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     api_port: int = Field(default=3001, ge=1, le=65535)

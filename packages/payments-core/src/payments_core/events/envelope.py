@@ -11,6 +11,8 @@ from typing import Any
 class EventType(StrEnum):
     PAYMENT_INITIATED = "payment.initiated"
     PAYMENT_PROCESSING = "payment.processing"
+    PAYMENT_REQUIRES_ACTION = "payment.requires_action"
+    PAYMENT_AUTHORIZED = "payment.authorized"
     PAYMENT_COMPLETED = "payment.completed"
     PAYMENT_FAILED = "payment.failed"
     PAYMENT_CANCELLED = "payment.cancelled"

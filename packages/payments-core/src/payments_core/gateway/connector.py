@@ -39,10 +39,14 @@ class AuthorizeRequest:
     currency: str
     # The vault token of a card; None for instruments without one (bank transfers, wallets).
     token: str | None
+    # The customer passed the challenge the gateway asked for (AuthenticationRequired).
+    authenticated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CaptureRequest:
+    """Take `amount` of the hold (all of it, or less: the rest is released)."""
+
     idempotency_key: str
     authorization_reference: str
     amount: int
@@ -106,7 +110,8 @@ class GatewayConnector(Protocol):
         ...
 
     async def authorize(self, request: AuthorizeRequest) -> GatewayResult:
-        """Hold the amount. Raises GatewayDeclined (final), GatewayUnavailable (retry)."""
+        """Hold the amount. Raises GatewayDeclined (final), GatewayUnavailable (retry),
+        AuthenticationRequired (nothing held: the customer must authenticate first)."""
         ...
 
     async def capture(self, request: CaptureRequest) -> GatewayResult:

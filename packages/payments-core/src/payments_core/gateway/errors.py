@@ -17,6 +17,13 @@ class GatewayDeclined(GatewayError):
     code = "card_declined"
 
 
+class AuthenticationRequired(GatewayError):
+    """The issuer authorizes only after the customer authenticates: nothing is held. Ask again
+    with `authenticated=True` once the customer passed the challenge."""
+
+    code = "authentication_required"
+
+
 class CaptureFailed(GatewayError):
     code = "capture_failed"
 

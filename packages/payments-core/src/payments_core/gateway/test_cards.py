@@ -12,6 +12,8 @@ class CardBehaviour(StrEnum):
     TIMEOUT = "gateway_timeout"
     # Authorizes and captures, but every refund call's answer is lost (the refund happens).
     REFUND_TIMEOUT = "refund_timeout"
+    # Authorizes only once the customer passed the issuer's challenge (3-D Secure).
+    AUTHENTICATION_REQUIRED = "authentication_required"
 
 
 TEST_CARDS: dict[str, CardBehaviour] = {
@@ -24,4 +26,5 @@ TEST_CARDS: dict[str, CardBehaviour] = {
     "4000000000000259": CardBehaviour.CAPTURE_FAILS,
     "4000000000000341": CardBehaviour.TIMEOUT,
     "4000000000009235": CardBehaviour.REFUND_TIMEOUT,
+    "4000002500003155": CardBehaviour.AUTHENTICATION_REQUIRED,
 }

@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from payments_core.db.columns import created_at_field, optional_timestamp_field, updated_at_field
-from payments_core.payments.status import UNFINISHED, PaymentStatus, PaymentStep
+from payments_core.payments.status import UNFINISHED, CaptureMethod, PaymentStatus, PaymentStep
 
 _STATUSES = ", ".join(f"'{member.value}'" for member in PaymentStatus)
 _STEPS = ", ".join(f"'{member.value}'" for member in PaymentStep)
@@ -24,7 +24,21 @@ class Payment(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount > 0", name="ck_payments_amount_positive"),
         CheckConstraint(
-            "amount_refunded >= 0 AND amount_refunded <= amount", name="ck_payments_refunded"
+            "amount_refunded >= 0 AND amount_refunded <= amount_captured",
+            name="ck_payments_refunded",
+        ),
+        CheckConstraint(
+            "amount_captured >= 0 AND amount_captured <= amount", name="ck_payments_captured"
+        ),
+        CheckConstraint(
+            "capture_method IN ('automatic', 'manual')", name="ck_payments_capture_method"
+        ),
+        # The challenge page finds its payment by the hash of the token in its URL.
+        Index(
+            "ix_payments_authentication_token",
+            "authentication_token_hash",
+            unique=True,
+            postgresql_where=text("authentication_token_hash IS NOT NULL"),
         ),
         CheckConstraint(f"status IN ({_STATUSES})", name="ck_payments_status"),
         CheckConstraint(
@@ -68,6 +82,24 @@ class Payment(SQLModel, table=True):
     amount_refunded: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
     )
+    capture_method: str = Field(
+        default=CaptureMethod.AUTOMATIC.value,
+        sa_column=Column(String(10), nullable=False, server_default=text("'automatic'")),
+    )
+    # What the gateway took; refunds are bounded by it. Set when the capture is recorded.
+    amount_captured: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
+    # A manual payment's capture as decided (POST /capture), before the gateway took it.
+    amount_to_capture: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    hold_decision: str | None = Field(default=None, max_length=10)
+    authorization_expires_at: datetime | None = optional_timestamp_field()
+    return_url: str | None = Field(default=None, max_length=2048)
+    next_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # sha256 of the challenge page's single-use token; the token itself is only in the URL.
+    authentication_token_hash: str | None = Field(default=None, max_length=64)
+    authentication_outcome: str | None = Field(default=None, max_length=10)
+    authentication_expires_at: datetime | None = optional_timestamp_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     completed_at: datetime | None = optional_timestamp_field()

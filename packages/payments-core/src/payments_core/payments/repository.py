@@ -37,8 +37,10 @@ _INSERT_WITH_EVENT = """
     ), payment AS (
         INSERT INTO payments (id, merchant_id, payment_method_id, reference, merchant_reference,
                               amount, currency, status, description, metadata, amount_refunded,
-                              created_at, updated_at)
-        SELECT $1, $2, method.id, $4, $5, $6, $7, $8, $9, $10::jsonb, 0, $11, $11 FROM method
+                              created_at, updated_at, capture_method, authorization_expires_at,
+                              return_url)
+        SELECT $1, $2, method.id, $4, $5, $6, $7, $8, $9, $10::jsonb, 0, $11, $11, $22, $23, $24
+        FROM method
         RETURNING id
     ), event AS (
         INSERT INTO outbox (id, event_type, merchant_id, payload, traceparent, created_at,
@@ -61,7 +63,12 @@ class Inserted:
 
 
 async def insert_with_event(
-    connection: DriverConnection, payment: PaymentOut, event: Event, response: ResponseToStore
+    connection: DriverConnection,
+    payment: PaymentOut,
+    event: Event,
+    response: ResponseToStore,
+    *,
+    return_url: str | None = None,
 ) -> Inserted:
     """Insert the pending payment (every column decided by the caller, so the response and the
     event need no read back) and its event's outbox row, as `outbox.writer.add_event` stages one,
@@ -77,7 +84,8 @@ async def insert_with_event(
         event.id, event.type.value, json.dumps(event.envelope()), current_traceparent(),
         event.timestamp,
         response.merchant_id, response.key, response.status_code, response.body_json,
-        response.claim_token,
+        response.claim_token, payment.capture_method, payment.authorization_expires_at,
+        return_url,
     )  # fmt: skip
     assert row is not None  # the final SELECT has no FROM: always one row
     return Inserted(payment=row["inserted"] == 1, claim_held=row["claim_held"])

@@ -3,16 +3,35 @@
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StrictInt
 
 from payments_core.metadata import validate_metadata
 from payments_core.money import MAX_AMOUNT_MINOR_UNITS
 from payments_core.payments.models import Payment
-from payments_core.payments.status import PaymentStatus
+from payments_core.payments.status import CaptureMethod, PaymentStatus
 from payments_core.schemas import RequestModel, ResponseModel, Timestamp
 
 Metadata = Annotated[dict[str, Any], AfterValidator(validate_metadata)]
+
+RETURN_URL_MAX_LENGTH = 2048
+
+
+def _browser_url(value: str) -> str:
+    """Where a customer's browser is sent back to: an absolute http(s) URL, nothing else (a
+    `javascript:` or relative URL in a 303 would be the platform's open door)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    if any(char.isspace() or ord(char) < 32 for char in value):
+        raise ValueError("must not contain whitespace or control characters")
+    return value
+
+
+ReturnUrl = Annotated[
+    str, Field(min_length=1, max_length=RETURN_URL_MAX_LENGTH), AfterValidator(_browser_url)
+]
 
 
 class PaymentCreate(RequestModel):
@@ -26,6 +45,23 @@ class PaymentCreate(RequestModel):
     )
     description: str | None = Field(default=None, max_length=1000)
     metadata: Metadata = Field(default_factory=dict, examples=[{"orderId": "TEST-001"}])
+    capture_method: CaptureMethod = Field(
+        default=CaptureMethod.AUTOMATIC,
+        description="manual: stop at `authorized` and capture with POST /payments/{id}/capture",
+    )
+    return_url: ReturnUrl | None = Field(
+        default=None,
+        description="where the customer's browser lands after authentication, with ?payment_id=",
+    )
+
+
+class PaymentCapture(RequestModel):
+    amount: StrictInt | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_AMOUNT_MINOR_UNITS,
+        description="minor units, at most the authorized amount; absent = all of it",
+    )
 
 
 class PaymentFilters(RequestModel):
@@ -48,6 +84,12 @@ class PaymentOut(ResponseModel):
     failure_reason: str | None
     gateway_reference: str | None
     amount_refunded: int
+    capture_method: str = CaptureMethod.AUTOMATIC.value
+    amount_captured: int = 0
+    authorization_expires_at: Timestamp | None = None
+    # {"type": "redirect_to_url", "redirectToUrl": {"url", "returnUrl"}} while the customer
+    # must authenticate (requires_action), else null.
+    next_action: dict[str, Any] | None = None
     created_at: Timestamp
     updated_at: Timestamp
     completed_at: Timestamp | None
@@ -68,6 +110,12 @@ class PaymentOut(ResponseModel):
             failure_reason=payment.failure_reason,
             gateway_reference=payment.gateway_reference,
             amount_refunded=payment.amount_refunded,
+            capture_method=payment.capture_method,
+            amount_captured=payment.amount_captured,
+            authorization_expires_at=payment.authorization_expires_at,
+            next_action=(
+                payment.next_action if payment.status == PaymentStatus.REQUIRES_ACTION else None
+            ),
             created_at=payment.created_at,
             updated_at=payment.updated_at,
             completed_at=payment.completed_at,

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable, Collection
+from datetime import timedelta
 from typing import Any, NoReturn
 
 import asyncpg
@@ -21,9 +22,11 @@ from payments_core.payments.metrics import payment_status_recorder
 from payments_core.payments.models import Payment
 from payments_core.payments.references import new_reference
 from payments_core.payments.schemas import PaymentCreate, PaymentOut
-from payments_core.payments.status import PaymentStatus
+from payments_core.payments.status import CaptureMethod, PaymentStatus
 
 MERCHANT_REFERENCE_CONSTRAINT = "uq_payments_merchant_reference"
+# CONTRACT.md: a hold not captured within 7 days (AUTHORIZATION_TTL_SECONDS) is released.
+DEFAULT_AUTHORIZATION_TTL = timedelta(days=7)
 
 
 async def create_on_connection(
@@ -34,6 +37,7 @@ async def create_on_connection(
     supported_currencies: Collection[str],
     respond: Callable[[dict[str, Any]], ResponseToStore],
     on_commit: list[Callable[[], None]],
+    authorization_ttl: timedelta = DEFAULT_AUTHORIZATION_TTL,
 ) -> None:
     """Write a pending payment, its `payment.initiated` event and the request's response in one
     statement. `respond` turns the payment (as the API shows it) into the response to store;
@@ -61,6 +65,13 @@ async def create_on_connection(
         failure_reason=None,
         gateway_reference=None,
         amount_refunded=0,
+        capture_method=request.capture_method.value,
+        amount_captured=0,
+        # A manual payment's hold lapses this long after creation (AUTHORIZATION_TTL_SECONDS).
+        authorization_expires_at=(
+            now + authorization_ttl if request.capture_method is CaptureMethod.MANUAL else None
+        ),
+        next_action=None,
         created_at=now,
         updated_at=now,
         completed_at=None,
@@ -69,7 +80,9 @@ async def create_on_connection(
     event = Event.new(EventType.PAYMENT_INITIATED, merchant_id, {"payment": data})
     response = respond(data)
     try:
-        inserted = await repository.insert_with_event(connection, payment, event, response)
+        inserted = await repository.insert_with_event(
+            connection, payment, event, response, return_url=request.return_url
+        )
     except asyncpg.UniqueViolationError as error:
         if error.constraint_name == MERCHANT_REFERENCE_CONSTRAINT:
             raise _duplicate_reference(request.reference or "") from None
@@ -87,6 +100,7 @@ async def create(
     request: PaymentCreate,
     *,
     supported_currencies: Collection[str],
+    authorization_ttl: timedelta = DEFAULT_AUTHORIZATION_TTL,
 ) -> Payment:
     """`create_on_connection` for callers holding a session (tests, tools): the same statement
     on the session's connection, inside its transaction when one has begun, committed by itself
@@ -106,6 +120,7 @@ async def create(
         supported_currencies=supported_currencies,
         respond=respond,
         on_commit=on_commit,
+        authorization_ttl=authorization_ttl,
     )
     for callback in on_commit:
         after_commit(session, callback)

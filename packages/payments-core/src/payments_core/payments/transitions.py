@@ -12,15 +12,27 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from payments_core.errors import InvalidState, NotFound
+from payments_core.errors import InvalidRequest, InvalidState, NotFound
 from payments_core.events.envelope import Event, EventType
 from payments_core.outbox.writer import add_event
 from payments_core.payments.metrics import count_payment
 from payments_core.payments.models import Payment
 from payments_core.payments.schemas import PaymentOut
-from payments_core.payments.status import PaymentStatus, PaymentStep, can_step, can_transition
+from payments_core.payments.status import (
+    IN_FLIGHT,
+    CaptureMethod,
+    HoldDecision,
+    PaymentStatus,
+    PaymentStep,
+    can_step,
+    can_transition,
+)
 
-CANCELLABLE = frozenset({PaymentStatus.PENDING, PaymentStatus.PROCESSING})
+# Cancelled at once: nothing is held (no gateway step yet, or only an authentication asked for).
+CANCELLABLE = frozenset(
+    {PaymentStatus.PENDING, PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION}
+)
+NOTHING_HELD_STEPS = frozenset({None, PaymentStep.AUTHENTICATING.value})
 
 
 async def lock(
@@ -53,7 +65,7 @@ def payment_json(payment: Payment) -> dict[str, object]:
     return PaymentOut.of(payment).to_json()
 
 
-def _move(payment: Payment, target: PaymentStatus) -> None:
+def move(payment: Payment, target: PaymentStatus) -> None:
     current = PaymentStatus(payment.status)
     if not can_transition(current, target):
         raise InvalidState(
@@ -69,7 +81,7 @@ async def start_processing(session: AsyncSession, payment_id: uuid.UUID) -> Paym
     the caller inspects: a cancelled or already finished payment is left alone."""
     payment = await lock(session, payment_id)
     if payment.status == PaymentStatus.PENDING:
-        _move(payment, PaymentStatus.PROCESSING)
+        move(payment, PaymentStatus.PROCESSING)
         emit(session, payment, EventType.PAYMENT_PROCESSING)
         count_payment(session, payment)
     return payment
@@ -91,7 +103,7 @@ def enter_step(payment: Payment, step: PaymentStep) -> None:
 
 
 def _require_step(payment: Payment, step: PaymentStep) -> None:
-    if payment.status != PaymentStatus.PROCESSING or not can_step(payment.processing_step, step):
+    if payment.status not in IN_FLIGHT or not can_step(payment.processing_step, step):
         raise InvalidState(
             f"payment {payment.id} is {payment.status} at step {payment.processing_step}"
             f" and cannot go to step {step.value}",
@@ -102,17 +114,28 @@ def _require_step(payment: Payment, step: PaymentStep) -> None:
 async def record_authorization(
     session: AsyncSession, payment_id: uuid.UUID, gateway_reference: str
 ) -> Payment:
-    return await _record_step(
+    """The gateway holds the money. A manual payment becomes `authorized` (payment.authorized)
+    in the same transaction: from here the merchant may capture or cancel it."""
+    payment = await _record_step(
         session, payment_id, PaymentStep.AUTHORIZED, gateway_reference=gateway_reference
     )
+    manual = payment.capture_method == CaptureMethod.MANUAL
+    if manual and payment.status == PaymentStatus.PROCESSING:
+        move(payment, PaymentStatus.AUTHORIZED)
+        emit(session, payment, EventType.PAYMENT_AUTHORIZED)
+        count_payment(session, payment)
+    return payment
 
 
 async def record_capture(
-    session: AsyncSession, payment_id: uuid.UUID, capture_reference: str
+    session: AsyncSession, payment_id: uuid.UUID, capture_reference: str, amount: int
 ) -> Payment:
-    return await _record_step(
+    """The gateway took `amount` (all of it, or a manual payment's partial capture)."""
+    payment = await _record_step(
         session, payment_id, PaymentStep.CAPTURED, capture_reference=capture_reference
     )
+    payment.amount_captured = amount
+    return payment
 
 
 async def record_void(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
@@ -135,11 +158,13 @@ async def _record_step(
 
 
 async def complete(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
-    """processing → completed (emits payment.completed); idempotent."""
+    """processing or authorized → completed (emits payment.completed); idempotent."""
     payment = await lock(session, payment_id)
     if payment.status == PaymentStatus.COMPLETED:
         return payment
-    _move(payment, PaymentStatus.COMPLETED)
+    move(payment, PaymentStatus.COMPLETED)
+    if payment.amount_captured == 0:  # completed without a recorded capture amount: all of it
+        payment.amount_captured = payment.amount_to_capture or payment.amount
     payment.completed_at = payment.updated_at
     emit(session, payment, EventType.PAYMENT_COMPLETED)
     count_payment(session, payment)
@@ -147,7 +172,7 @@ async def complete(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
 
 
 async def fail(session: AsyncSession, payment_id: uuid.UUID, failure_reason: str) -> Payment:
-    """pending/processing → failed with the contract's failureReason (emits payment.failed)."""
+    """Not final → failed with the contract's failureReason (emits payment.failed)."""
     payment = await lock(session, payment_id)
     if payment.status == PaymentStatus.FAILED:
         return payment
@@ -156,7 +181,7 @@ async def fail(session: AsyncSession, payment_id: uuid.UUID, failure_reason: str
         raise InvalidState(
             f"payment {payment.id} was captured and cannot fail", code="payment_captured"
         )
-    _move(payment, PaymentStatus.FAILED)
+    move(payment, PaymentStatus.FAILED)
     payment.failure_reason = failure_reason
     emit(session, payment, EventType.PAYMENT_FAILED)
     count_payment(session, payment)
@@ -166,17 +191,81 @@ async def fail(session: AsyncSession, payment_id: uuid.UUID, failure_reason: str
 async def cancel(
     session: AsyncSession, payment_id: uuid.UUID, merchant_id: uuid.UUID | None = None
 ) -> Payment:
-    """Cancel before any charge was attempted (emits payment.cancelled); 409 once it was."""
+    """Cancel before any charge was attempted (emits payment.cancelled); 409 once it was.
+
+    An `authorized` payment is not cancelled here but decided (holds.decide): it is returned
+    still `authorized`, with hold_decision `cancel`, and its workflow voids the hold, then
+    cancels it. The caller tells the workflow (holds.py)."""
     payment = await lock(session, payment_id, merchant_id)
     if payment.status == PaymentStatus.CANCELLED:
         return payment
-    if payment.status not in CANCELLABLE or payment.processing_step is not None:
+    if payment.status == PaymentStatus.AUTHORIZED:
+        return decide_hold(payment, HoldDecision.CANCEL)
+    if payment.status not in CANCELLABLE or payment.processing_step not in NOTHING_HELD_STEPS:
         raise InvalidState(
             f"payment {payment.id} can no longer be cancelled: it is {payment.status}"
             + (f" (step {payment.processing_step})" if payment.processing_step else ""),
             code="payment_not_cancellable",
         )
-    _move(payment, PaymentStatus.CANCELLED)
+    move(payment, PaymentStatus.CANCELLED)
     emit(session, payment, EventType.PAYMENT_CANCELLED)
     count_payment(session, payment)
     return payment
+
+
+def decide_hold(payment: Payment, decision: HoldDecision, amount: int | None = None) -> Payment:
+    """Decide what becomes of an authorized payment's hold, on a payment locked by the caller.
+    The first decision wins: the same one again is accepted (a retried request), another one is
+    refused (409), so a capture and a cancel racing each other never both happen."""
+    to_capture = None
+    if decision is HoldDecision.CAPTURE:
+        to_capture = payment.amount if amount is None else amount
+        if to_capture > payment.amount:
+            raise InvalidRequest(
+                f"amount {to_capture} exceeds the {payment.amount} authorized",
+                param="amount",
+                code="amount_too_large",
+            )
+    if payment.hold_decision is not None:
+        if payment.hold_decision == decision.value and payment.amount_to_capture == to_capture:
+            return payment
+        raise InvalidState(
+            f"payment {payment.id} is already being {_DECIDED[payment.hold_decision]}",
+            code="payment_hold_decided",
+        )
+    if payment.status != PaymentStatus.AUTHORIZED:
+        raise InvalidState(
+            f"payment {payment.id} is {payment.status}, not authorized",
+            code="payment_not_authorized",
+        )
+    payment.hold_decision = decision.value
+    payment.amount_to_capture = to_capture
+    payment.updated_at = datetime.now(UTC)
+    return payment
+
+
+_DECIDED = {"capture": "captured", "cancel": "cancelled", "expire": "released (expired)"}
+AUTHORIZATION_EXPIRED = "authorization_expired"
+
+
+async def release(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
+    """After a manual payment's hold was voided: cancelled (emits payment.cancelled) or failed
+    with authorization_expired, as decided; idempotent."""
+    payment = await lock(session, payment_id)
+    if payment.status != PaymentStatus.AUTHORIZED:
+        return payment  # released already (a retried activity)
+    if payment.processing_step != PaymentStep.VOIDED or payment.hold_decision not in (
+        HoldDecision.CANCEL,
+        HoldDecision.EXPIRE,
+    ):
+        raise InvalidState(
+            f"payment {payment.id} is at step {payment.processing_step} with hold decision"
+            f" {payment.hold_decision}: not released by a cancel or an expiry",
+            code="payment_invalid_state",
+        )
+    if payment.hold_decision == HoldDecision.CANCEL:
+        move(payment, PaymentStatus.CANCELLED)
+        emit(session, payment, EventType.PAYMENT_CANCELLED)
+        count_payment(session, payment)
+        return payment
+    return await fail(session, payment_id, AUTHORIZATION_EXPIRED)

@@ -38,7 +38,8 @@ async def create(
             f"payment {payment.id} is {payment.status}: only completed payments can be refunded",
             code="payment_not_refundable",
         )
-    remaining = payment.amount - await repository.committed_amount(session, payment.id)
+    # Refunds apply to what was captured (a partial capture released the rest of the hold).
+    remaining = payment.amount_captured - await repository.committed_amount(session, payment.id)
     amount = request.amount if request.amount is not None else remaining
     if amount <= 0 or amount > remaining:
         raise InvalidRequest(
@@ -79,7 +80,7 @@ async def succeed(session: AsyncSession, refund_id: uuid.UUID, gateway_reference
     payment.amount_refunded += refund.amount
     target = (
         PaymentStatus.REFUNDED
-        if payment.amount_refunded >= payment.amount
+        if payment.amount_refunded >= payment.amount_captured
         else PaymentStatus.PARTIALLY_REFUNDED
     )
     payment.status = target.value

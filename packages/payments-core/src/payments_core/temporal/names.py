@@ -8,6 +8,12 @@ start a second workflow for the same payment or refund.
 PAYMENT_WORKFLOW = "PaymentProcessingWorkflow"
 REFUND_WORKFLOW = "RefundWorkflow"
 CANCEL_SIGNAL = "cancel"
+# "PostgreSQL holds a decision for you" (a customer's answer to a challenge, or a nudge from the
+# reconciler): a waiting workflow wakes and reads it. The decision never travels in the signal.
+WAKE_SIGNAL = "wake"
+# The API's capture or cancel of an authorized payment, decided in PostgreSQL first: the
+# workflow wakes, carries the decision out, and answers with the payment's final status.
+HOLD_DECIDED_UPDATE = "hold_decided"
 CURRENT_STEP_QUERY = "current_step"
 
 

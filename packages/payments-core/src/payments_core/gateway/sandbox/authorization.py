@@ -10,7 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_core.db.session import transaction
 from payments_core.gateway.connector import AuthorizeRequest, GatewayResult
-from payments_core.gateway.errors import GatewayDeclined, GatewayTimeout, GatewayUnavailable
+from payments_core.gateway.errors import (
+    AuthenticationRequired,
+    GatewayDeclined,
+    GatewayTimeout,
+    GatewayUnavailable,
+)
 from payments_core.gateway.models import SandboxLedgerEntry
 from payments_core.gateway.sandbox.entries import (
     Operation,
@@ -56,6 +61,9 @@ async def _decide(
     """The ledger row that answers this key, or None for a transient failure (nothing held)."""
     entry = await find_by_key(session, request.idempotency_key)
     if entry is None:
+        if behaviour is CardBehaviour.AUTHENTICATION_REQUIRED and not request.authenticated:
+            # The issuer's challenge comes first; nothing is recorded, nothing held.
+            raise AuthenticationRequired("the issuer requires customer authentication")
         if behaviour is CardBehaviour.TRANSIENT_THEN_SUCCEED:
             attempt = await count_attempt(session, request.idempotency_key)
             if attempt <= TRANSIENT_FAILURES:
