@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from payments_core.db.columns import utcnow
 from payments_core.db.session import transaction
 from payments_core.errors import InvalidState, NotFound
 from payments_core.gateway.connector import (
@@ -29,15 +30,16 @@ from payments_core.gateway.connector import (
     VoidRequest,
 )
 from payments_core.payment_methods.models import PaymentMethod
-from payments_core.payments import transitions
+from payments_core.payments import authentication, transitions
 from payments_core.payments.models import Payment
-from payments_core.payments.status import PaymentStatus, PaymentStep
+from payments_core.payments.status import HoldDecision, PaymentStatus, PaymentStep
 from payments_core.refunds import service as refunds
 from payments_core.refunds.models import Refund
 from payments_worker.database_outage import through_database_outages
 from payments_worker.errors import activity_errors
 from payments_worker.payloads import (
     AUTHORIZATION_CAPTURED,
+    AuthenticationChallenge,
     Authorization,
     AuthorizeInput,
     BeginAuthorizationInput,
@@ -48,8 +50,13 @@ from payments_worker.payloads import (
     FailInput,
     FailRefundInput,
     GatewayRefund,
+    HoldSettlement,
     ProcessingStarted,
     RefundAtGatewayInput,
+    ReleaseInput,
+    RequireAuthenticationInput,
+    SettleAuthenticationInput,
+    SettleHoldInput,
     StartProcessingInput,
     SucceedRefundInput,
     VoidInput,
@@ -58,6 +65,8 @@ from payments_worker.payloads import (
 log = structlog.get_logger()
 
 DEFAULT_GATEWAY_CALL_TIMEOUT = timedelta(seconds=5)
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:3001"
+DEFAULT_AUTHENTICATION_TIMEOUT = timedelta(seconds=900)
 
 
 def authorize_key(payment_id: str) -> str:
@@ -85,10 +94,14 @@ class PaymentActivities:
         connector: GatewayConnector,
         *,
         gateway_call_timeout: timedelta = DEFAULT_GATEWAY_CALL_TIMEOUT,
+        public_base_url: str = DEFAULT_PUBLIC_BASE_URL,
+        authentication_timeout: timedelta = DEFAULT_AUTHENTICATION_TIMEOUT,
     ) -> None:
         self._sessions = session_factory
         self._gateway = connector
         self._gateway_call_timeout = gateway_call_timeout
+        self._public_base_url = public_base_url
+        self._authentication_timeout = authentication_timeout
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for `Worker(activities=…)`."""
@@ -97,8 +110,12 @@ class PaymentActivities:
             self.cancel,
             self.begin_authorization,
             self.authorize,
+            self.require_authentication,
+            self.settle_authentication,
+            self.settle_hold,
             self.capture,
             self.void,
+            self.release,
             self.complete,
             self.fail,
             self.refund_at_gateway,
@@ -115,12 +132,15 @@ class PaymentActivities:
                 payment = await transitions.start_processing(session, _id(request.payment_id))
                 method = await session.get(PaymentMethod, payment.payment_method_id)
                 token = method.gateway_token if method is not None else None
+        expires_at = payment.authorization_expires_at
         return ProcessingStarted(
             status=payment.status,
             amount=payment.amount,
             currency=payment.currency,
             token=token,
             gateway_call_timeout_ms=int(self._gateway_call_timeout.total_seconds() * 1000),
+            capture_method=payment.capture_method,
+            authorization_expires_at=expires_at.isoformat() if expires_at else None,
         )
 
     @activity.defn
@@ -172,6 +192,7 @@ class PaymentActivities:
                     amount=request.amount,
                     currency=request.currency,
                     token=request.token,
+                    authenticated=request.authenticated,
                 )
             )
             async with transaction(self._sessions) as session:
@@ -179,6 +200,55 @@ class PaymentActivities:
                     session, _id(request.payment_id), result.reference
                 )
         return Authorization(result.reference)
+
+    @activity.defn
+    async def require_authentication(
+        self, request: RequireAuthenticationInput
+    ) -> AuthenticationChallenge:
+        """processing → requires_action with a challenge (payment.requires_action); the time
+        the customer has left, counted from the challenge's recorded expiry."""
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                payment = await authentication.require(
+                    session,
+                    _id(request.payment_id),
+                    public_base_url=self._public_base_url,
+                    answer_within=self._authentication_timeout,
+                )
+        expires_at = payment.authentication_expires_at
+        remaining = (expires_at - utcnow()) if expires_at else timedelta()
+        return AuthenticationChallenge(max(int(remaining.total_seconds() * 1000), 0))
+
+    @activity.defn
+    async def settle_authentication(self, request: SettleAuthenticationInput) -> str:
+        """The payment's status after the wait: processing (approved), failed, cancelled, or
+        still requires_action (woken with nothing answered)."""
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                payment = await authentication.settle(
+                    session, _id(request.payment_id), timed_out=request.timed_out
+                )
+        return payment.status
+
+    @activity.defn
+    async def settle_hold(self, request: SettleHoldInput) -> HoldSettlement:
+        """What was decided for an authorized payment's hold; when the expiry timer fired with
+        nothing decided, the platform decides to release it (expire) under the same lock the
+        API's capture and cancel take, so exactly one decision wins."""
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                payment = await transitions.lock(session, _id(request.payment_id))
+                if payment.hold_decision is None and request.expired:
+                    transitions.decide_hold(payment, HoldDecision.EXPIRE)
+        return HoldSettlement(payment.hold_decision, payment.amount_to_capture)
+
+    @activity.defn
+    async def release(self, request: ReleaseInput) -> str:
+        """After the hold's void: cancelled or failed (authorization_expired), as decided."""
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                payment = await transitions.release(session, _id(request.payment_id))
+        return payment.status
 
     @activity.defn
     async def capture(self, request: CaptureInput) -> Capture:
@@ -205,7 +275,9 @@ class PaymentActivities:
                 )
             )
             async with transaction(self._sessions) as session:
-                await transitions.record_capture(session, payment_id, result.reference)
+                await transitions.record_capture(
+                    session, payment_id, result.reference, request.amount
+                )
         return Capture(result.reference)
 
     @activity.defn

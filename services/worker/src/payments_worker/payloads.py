@@ -17,6 +17,8 @@ GATEWAY_UNAVAILABLE = "gateway_unavailable"
 AUTHORIZATION_CAPTURED = "authorization_captured"
 # Whatever else went wrong for good (a bug, a payment that vanished): the payment fails with it.
 PROCESSING_ERROR = "processing_error"
+# The gateway asks the customer to authenticate first (gateway.errors.AuthenticationRequired).
+AUTHENTICATION_REQUIRED = "authentication_required"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class ProcessingStarted:
     # How long one gateway call may take on this worker (latency + the connector's own timeout
     # + a margin): the workflow's start_to_close for gateway activities, recorded in history.
     gateway_call_timeout_ms: int
+    # Added with capture later; the defaults are what histories recorded before it meant.
+    capture_method: str = "automatic"
+    # A manual payment's hold lapses at this moment (ISO 8601, UTC); None for automatic ones.
+    authorization_expires_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ class AuthorizeInput:
     amount: int
     currency: str
     token: str | None
+    # The customer passed the challenge the gateway asked for: ask the gateway again.
+    authenticated: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,44 @@ class Capture:
 
 @dataclass(frozen=True)
 class VoidInput:
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class RequireAuthenticationInput:
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class AuthenticationChallenge:
+    # How long the customer has left to answer, from when the activity answered.
+    remaining_ms: int
+
+
+@dataclass(frozen=True)
+class SettleAuthenticationInput:
+    payment_id: str
+    # The workflow's wait ran out: an unanswered challenge is closed as timed out.
+    timed_out: bool
+
+
+@dataclass(frozen=True)
+class SettleHoldInput:
+    payment_id: str
+    # The hold's expiry timer fired: with no decision yet, the platform decides to release it.
+    expired: bool
+
+
+@dataclass(frozen=True)
+class HoldSettlement:
+    """What becomes of the hold (capture, cancel, expire), None while nobody has decided."""
+
+    decision: str | None
+    amount_to_capture: int | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseInput:
     payment_id: str
 
 

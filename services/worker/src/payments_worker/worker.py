@@ -73,6 +73,8 @@ def build_activities(
         sessions,
         connector or build_connector(settings, sessions),
         gateway_call_timeout=gateway_call_timeout(settings),
+        public_base_url=settings.public_base_url,
+        authentication_timeout=timedelta(seconds=settings.authentication_timeout_seconds),
     )
 
 

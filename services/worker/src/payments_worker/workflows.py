@@ -32,7 +32,7 @@ are replayed in `make test` and fail on a non-deterministic change.
 """
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -41,19 +41,22 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from payments_core.payments.status import PaymentStatus
+    from payments_core.payments.status import CaptureMethod, HoldDecision, PaymentStatus
+    from payments_core.payments.transitions import AUTHORIZATION_EXPIRED
     from payments_core.refunds.status import RefundStatus
     from payments_core.temporal import names
     from payments_core.temporal.inputs import PaymentWorkflowInput, RefundWorkflowInput
     from payments_worker import policies
     from payments_worker.activities import PaymentActivities
     from payments_worker.payloads import (
+        AUTHENTICATION_REQUIRED,
         AUTHORIZATION_CAPTURED,
         CAPTURE_FAILED,
         GATEWAY_TIMEOUT,
         GATEWAY_UNAVAILABLE,
         PROCESSING_ERROR,
         REFUND_FAILED,
+        Authorization,
         AuthorizeInput,
         BeginAuthorizationInput,
         CancelInput,
@@ -61,9 +64,15 @@ with workflow.unsafe.imports_passed_through():
         CompleteInput,
         FailInput,
         FailRefundInput,
+        HoldSettlement,
         PaymentOutcome,
+        ProcessingStarted,
         RefundAtGatewayInput,
         RefundOutcome,
+        ReleaseInput,
+        RequireAuthenticationInput,
+        SettleAuthenticationInput,
+        SettleHoldInput,
         StartProcessingInput,
         SucceedRefundInput,
         VoidInput,
@@ -76,6 +85,8 @@ ResultT = TypeVar("ResultT")
 STARTING = "starting"
 CANCELLING = "cancelling"
 AUTHORIZING = "authorizing"
+AWAITING_AUTHENTICATION = "awaiting_authentication"
+AWAITING_CAPTURE = "awaiting_capture"
 CAPTURING = "capturing"
 COMPLETING = "completing"
 VOIDING = "voiding"
@@ -87,14 +98,30 @@ class PaymentProcessingWorkflow:
     def __init__(self) -> None:
         self._step = STARTING
         self._cancel_requested = False
+        self._woken = False
+        self._finished = False
         self._gateway_timeout = timedelta(seconds=5)
 
     @workflow.signal(name=names.CANCEL_SIGNAL)
     def request_cancel(self) -> None:
         if self._step in (STARTING, CANCELLING):
             self._cancel_requested = True
+        elif self._step in (AWAITING_AUTHENTICATION, AWAITING_CAPTURE):
+            self._woken = True  # the cancel is in PostgreSQL: the wait reads it
         else:
             workflow.logger.info("cancel signal ignored at step %s", self._step)
+
+    @workflow.signal(name=names.WAKE_SIGNAL)
+    def wake(self) -> None:
+        self._woken = True
+
+    @workflow.update(name=names.HOLD_DECIDED_UPDATE)
+    async def hold_decided(self) -> str:
+        """The API decided a capture or a cancel in PostgreSQL: carry it out and answer with the
+        payment's status once the workflow is done (completed, cancelled, failed)."""
+        self._woken = True
+        await workflow.wait_condition(lambda: self._finished)
+        return self._step
 
     @workflow.query(name=names.CURRENT_STEP_QUERY)
     def current_step(self) -> str:
@@ -102,7 +129,12 @@ class PaymentProcessingWorkflow:
 
     @workflow.run
     async def run(self, request: PaymentWorkflowInput) -> PaymentOutcome:
-        payment_id = request.payment_id
+        outcome = await self._process(request.payment_id)
+        # An update still waiting for its answer gets it before the workflow closes.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return outcome
+
+    async def _process(self, payment_id: str) -> PaymentOutcome:
         if self._cancel_requested:
             return await self._cancel(payment_id)
         started = await self._bookkeeping(
@@ -114,28 +146,18 @@ class PaymentProcessingWorkflow:
             return await self._cancel(payment_id)
         self._gateway_timeout = timedelta(milliseconds=started.gateway_call_timeout_ms)
 
-        self._step = AUTHORIZING
-        if not await self._bookkeeping(
-            PaymentActivities.begin_authorization, BeginAuthorizationInput(payment_id)
-        ):
-            return self._ended(PaymentStatus.CANCELLED)
-        try:
-            authorization = await workflow.execute_activity_method(
-                PaymentActivities.authorize,
-                AuthorizeInput(payment_id, started.amount, started.currency, started.token),
-                start_to_close_timeout=self._gateway_timeout,
-                retry_policy=policies.AUTHORIZE_RETRY,
-            )
-        except ActivityError as error:
-            declined = _final_refusal(error)
-            if declined is not None:  # the issuer said no: nothing is held
-                return await self._fail(payment_id, declined)
-            return await self._void_and_fail(payment_id, _reason(error))
+        authorized = await self._authorize(payment_id, started)
+        if isinstance(authorized, PaymentOutcome):
+            return authorized
+        amount = started.amount
+        if started.capture_method == CaptureMethod.MANUAL:
+            hold = await self._await_hold_decision(payment_id, started)
+            if hold.decision != HoldDecision.CAPTURE or hold.amount_to_capture is None:
+                return await self._release(payment_id)
+            amount = hold.amount_to_capture
 
         self._step = CAPTURING
-        capture = CaptureInput(
-            payment_id, authorization.reference, started.amount, started.currency
-        )
+        capture = CaptureInput(payment_id, authorized.reference, amount, started.currency)
         try:
             await self._capture(capture)
         except ActivityError as error:
@@ -151,6 +173,99 @@ class PaymentProcessingWorkflow:
         self._step = COMPLETING
         await self._bookkeeping(PaymentActivities.complete, CompleteInput(payment_id))
         return self._ended(PaymentStatus.COMPLETED)
+
+    async def _authorize(
+        self, payment_id: str, started: ProcessingStarted
+    ) -> Authorization | PaymentOutcome:
+        """The hold, or how the payment ended without one. When the gateway first asks for the
+        customer's authentication, wait for it, then ask the gateway again."""
+        authenticated = False
+        while True:
+            self._step = AUTHORIZING
+            if not await self._bookkeeping(
+                PaymentActivities.begin_authorization, BeginAuthorizationInput(payment_id)
+            ):
+                return self._ended(PaymentStatus.CANCELLED)
+            try:
+                return await workflow.execute_activity_method(
+                    PaymentActivities.authorize,
+                    AuthorizeInput(
+                        payment_id, started.amount, started.currency, started.token, authenticated
+                    ),
+                    start_to_close_timeout=self._gateway_timeout,
+                    retry_policy=policies.AUTHORIZE_RETRY,
+                )
+            except ActivityError as error:
+                declined = _final_refusal(error)
+                if declined == AUTHENTICATION_REQUIRED and not authenticated:
+                    status = await self._authenticate(payment_id)
+                    if status != PaymentStatus.PROCESSING:  # declined, timed out, cancelled
+                        return self._ended(status)
+                    authenticated = True
+                    continue
+                if declined is not None:  # the issuer said no: nothing is held
+                    return await self._fail(payment_id, declined)
+                return await self._void_and_fail(payment_id, _reason(error))
+
+    async def _authenticate(self, payment_id: str) -> str:
+        """requires_action until the customer answers or AUTHENTICATION_TIMEOUT_SECONDS pass;
+        the answer is in PostgreSQL (the challenge page wrote it), a signal only wakes us."""
+        challenge = await self._bookkeeping(
+            PaymentActivities.require_authentication, RequireAuthenticationInput(payment_id)
+        )
+        self._step = AWAITING_AUTHENTICATION
+        deadline = workflow.now() + timedelta(milliseconds=challenge.remaining_ms)
+        while True:
+            timed_out = not await self._woken_before(deadline)
+            status = await self._bookkeeping(
+                PaymentActivities.settle_authentication,
+                SettleAuthenticationInput(payment_id, timed_out),
+            )
+            if status != PaymentStatus.REQUIRES_ACTION:
+                return status
+
+    async def _await_hold_decision(
+        self, payment_id: str, started: ProcessingStarted
+    ) -> HoldSettlement:
+        """authorized until the merchant captures or cancels, or the hold expires: whichever
+        PostgreSQL saw first (the API's capture and cancel, the expiry here, all under the
+        payment's lock)."""
+        self._step = AWAITING_CAPTURE
+        expires_at = started.authorization_expires_at
+        deadline = datetime.fromisoformat(expires_at) if expires_at else workflow.now()
+        while True:
+            expired = not await self._woken_before(deadline)
+            hold = await self._bookkeeping(
+                PaymentActivities.settle_hold, SettleHoldInput(payment_id, expired)
+            )
+            if hold.decision is not None:
+                return hold
+
+    async def _woken_before(self, deadline: datetime) -> bool:
+        """Wait for a signal or update; False when `deadline` (a durable timer) came first."""
+        remaining = deadline - workflow.now()
+        if remaining <= timedelta():
+            return False
+        try:
+            await workflow.wait_condition(lambda: self._woken, timeout=remaining)
+        except TimeoutError:
+            return False
+        finally:
+            self._woken = False
+        return True
+
+    async def _release(self, payment_id: str) -> PaymentOutcome:
+        """Void a manual payment's hold, then cancel or fail it (authorization_expired)."""
+        if not await self._void(payment_id):
+            raise ApplicationError(
+                f"payment {payment_id}: a hold never captured was refused a void"
+            )
+        self._step = FAILING
+        status = await self._bookkeeping(PaymentActivities.release, ReleaseInput(payment_id))
+        outcome = self._ended(status)
+        if status == PaymentStatus.FAILED:
+            return PaymentOutcome(status, AUTHORIZATION_EXPIRED)
+        return outcome
 
     async def _capture(
         self, capture: CaptureInput, retry: RetryPolicy = policies.CAPTURE_RETRY
@@ -191,10 +306,12 @@ class PaymentProcessingWorkflow:
         self._step = FAILING
         await self._bookkeeping(PaymentActivities.fail, FailInput(payment_id, reason))
         self._step = PaymentStatus.FAILED.value
+        self._finished = True
         return PaymentOutcome(PaymentStatus.FAILED.value, reason)
 
     def _ended(self, status: str) -> PaymentOutcome:
         self._step = status
+        self._finished = True
         return PaymentOutcome(status)
 
     async def _bookkeeping(

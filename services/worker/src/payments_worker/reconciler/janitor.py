@@ -35,7 +35,8 @@ DESCRIBE_RPC_TIMEOUT = timedelta(seconds=5)
 RECONCILER_REPAIRS = Counter(
     "payments_reconciler_repairs_total",
     "Payments and refunds the reconciler settled, by kind and outcome (completed, failed, "
-    "succeeded), and rounds where the gateway still had no answer (unknown).",
+    "succeeded), rounds where the gateway still had no answer (unknown), and running workflows "
+    "woken to carry out a decision they were never told of (woken).",
     ["kind", "outcome"],
     registry=None,
 )
@@ -106,6 +107,9 @@ class Reconciler:
         # Pending and never started: the sweeper starts it. Past pending without a workflow
         # (its history outlived by the namespace's retention, or Temporal's data lost): ours.
         never_started_pending = workflow == Workflow.NEVER_STARTED and row.status == "pending"
+        if workflow == Workflow.RUNNING and row.decided:
+            await self._wake(kind, row, workflow_id, result)
+            return
         if workflow in (Workflow.RUNNING, Workflow.UNKNOWN) or never_started_pending:
             result.left_alone += 1
             return
@@ -126,6 +130,27 @@ class Reconciler:
             was=row.status,
             now=outcome.value,
             detail=detail,
+            unchanged_since=row.updated_at.isoformat(),
+            workflow_id=workflow_id,
+        )
+
+    async def _wake(self, kind: str, row: Stale, workflow_id: str, result: ReconcileResult) -> None:
+        """A decision waits in PostgreSQL and its workflow was never told (the API's update or
+        the page's signal was lost): wake it to read the decision. Harmless if it already did."""
+        try:
+            await self._client.get_workflow_handle(workflow_id).signal(
+                names.WAKE_SIGNAL, rpc_timeout=DESCRIBE_RPC_TIMEOUT
+            )
+        except Exception as error:  # ended meanwhile, or Temporal away: the next round
+            log.info("reconciler.wake_failed", workflow_id=workflow_id, error=type(error).__name__)
+            return
+        result.count("woken")
+        RECONCILER_REPAIRS.labels(kind, "woken").inc()
+        log.info(
+            "reconciler.woke",
+            kind=kind,
+            **{f"{kind}_id": str(row.id)},
+            status=row.status,
             unchanged_since=row.updated_at.isoformat(),
             workflow_id=workflow_id,
         )

@@ -83,8 +83,13 @@ class Settler:
                 )
         authorization = await self._call(self._gateway.lookup(authorize_key(key)))
         if capture_reference is not None:
+            # What the gateway took: its record's amount, else what was decided (all of it for
+            # an automatic payment).
+            taken = (capture.amount if capture else None) or payment.amount_to_capture
             async with transaction(self._sessions) as session:
-                await _complete(session, payment_id, authorization, capture_reference)
+                await _complete(
+                    session, payment_id, authorization, capture_reference, taken or payment.amount
+                )
             return Settled.COMPLETED, capture_reference
         reason = _refusal(authorization) or _refusal(capture) or PROCESSING_ERROR
         async with transaction(self._sessions) as session:
@@ -140,6 +145,7 @@ async def _complete(
     payment_id: uuid.UUID,
     authorization: GatewayRecord | None,
     capture_reference: str,
+    amount: int,
 ) -> None:
     """Walk the steps the workflow would have recorded (STEP_TRANSITIONS) up to the capture."""
     payment = await transitions.start_processing(session, payment_id)  # a no-op unless pending
@@ -150,7 +156,7 @@ async def _complete(
         await transitions.record_authorization(session, payment_id, reference or capture_reference)
     if payment.processing_step in (PaymentStep.AUTHORIZED, PaymentStep.VOIDING):
         await transitions.begin_step(session, payment_id, PaymentStep.CAPTURING)
-    await transitions.record_capture(session, payment_id, capture_reference)
+    await transitions.record_capture(session, payment_id, capture_reference, amount)
     await transitions.complete(session, payment_id)
 
 

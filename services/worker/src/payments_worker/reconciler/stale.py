@@ -32,6 +32,10 @@ class Unfinished:
     model: type[Payment] | type[Refund]
     statuses: tuple[str, ...]
     where: TextClause
+    # Rows holding a decision their running workflow has to carry out: a capture or cancel of
+    # a hold, or a customer's approval. The workflow learns of it by a message (an update, a
+    # signal); if that was lost, the reconciler wakes it.
+    decided: TextClause
 
 
 PAYMENTS = Unfinished(
@@ -39,9 +43,17 @@ PAYMENTS = Unfinished(
     Payment,
     tuple(status.value for status in UNFINISHED),
     text(f"payments.{UNFINISHED_PAYMENTS}"),
+    text(
+        "(payments.status = 'authorized' AND payments.hold_decision IS NOT NULL)"
+        " OR (payments.status = 'processing' AND payments.processing_step = 'authenticating')"
+    ),
 )
 REFUNDS = Unfinished(
-    "refund", Refund, (RefundStatus.PENDING.value,), text(f"refunds.{PENDING_REFUNDS}")
+    "refund",
+    Refund,
+    (RefundStatus.PENDING.value,),
+    text(f"refunds.{PENDING_REFUNDS}"),
+    text("false"),
 )
 # (upper bound in seconds, label), youngest first; the last bucket has no bound.
 AGE_BUCKETS = ((60, "under_1m"), (300, "1m_to_5m"), (900, "5m_to_15m"), (3600, "15m_to_1h"))
@@ -71,6 +83,7 @@ class Stale:
     updated_at: datetime
     id: uuid.UUID
     status: str
+    decided: bool = False
 
     @property
     def cursor(self) -> Cursor:
@@ -80,7 +93,7 @@ class Stale:
 async def stale_payments(
     session: AsyncSession, cutoff: datetime, after: Cursor | None, limit: int
 ) -> list[Stale]:
-    """Payments pending or processing, unchanged since before `cutoff`, oldest first."""
+    """Payments not final, unchanged since before `cutoff`, oldest first."""
     return await _stale(session, PAYMENTS, cutoff, after, limit)
 
 
@@ -100,7 +113,7 @@ async def _stale(
     model = rows.model
     updated_at, row_id, status = col(model.updated_at), col(model.id), col(model.status)
     statement = (
-        select(updated_at, row_id, status)
+        select(updated_at, row_id, status, rows.decided)
         .where(rows.where, updated_at < cutoff)
         .order_by(updated_at, row_id)
         .limit(limit)
