@@ -18,6 +18,7 @@ from payments_api.metrics import router as metrics_router
 from payments_api.openapi import install_openapi
 from payments_api.request_limits import RequestLimits
 from payments_api.routes import (
+    challenges,
     events,
     health,
     merchants,
@@ -84,7 +85,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.api = state
     install_error_handlers(app)
-    modules = (health, merchants, payment_methods, payments, refunds, webhook_endpoints, events)
+    modules = (
+        health,
+        merchants,
+        payment_methods,
+        payments,
+        challenges,
+        refunds,
+        webhook_endpoints,
+        events,
+    )
     routers = [module.router for module in modules]
     for router in routers:
         app.include_router(router, prefix=PREFIX)

@@ -1,23 +1,33 @@
 """Payments of the calling merchant."""
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BeforeValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, Response
 
 from payments_api.deps import CurrentMerchant, PageDep, SessionDep, StateDep, parse_id
 from payments_api.idempotent import IdempotencyKeyHeader, run_idempotent
 from payments_api.idempotent_direct import Outcome, run_idempotent_direct
 from payments_api.responses import Envelope, ListEnvelope, error_responses, page_body, success
+from payments_api.state import ApiState
 from payments_core.db.driver import DriverConnection
+from payments_core.errors import ServiceUnavailable
 from payments_core.idempotency.direct import ResponseToStore
 from payments_core.payments import repository as payments
 from payments_core.payments import service, transitions
-from payments_core.payments.schemas import PaymentCreate, PaymentFilters, PaymentOut
-from payments_core.payments.status import PaymentStatus
+from payments_core.payments.models import Payment
+from payments_core.payments.schemas import (
+    PaymentCapture,
+    PaymentCreate,
+    PaymentFilters,
+    PaymentOut,
+)
+from payments_core.payments.status import HoldDecision, PaymentStatus
 
 router = APIRouter(tags=["payments"])
 
@@ -72,6 +82,7 @@ async def create_payment(
             supported_currencies=state.settings.supported_currencies,
             respond=respond,
             on_commit=outcome.on_commit,
+            authorization_ttl=timedelta(seconds=state.settings.authorization_ttl_seconds),
         )
         # Only once it exists: the request's log line names the payment it created.
         structlog.contextvars.bind_contextvars(payment_id=created[0])
@@ -127,9 +138,9 @@ async def get_payment(
 
 @router.post(
     "/payments/{payment_id}/cancel",
-    summary="Cancel a payment before it is charged",
+    summary="Cancel a payment before it is charged, or release an authorized one's hold",
     response_model=Envelope[PaymentOut],
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 503),
 )
 async def cancel_payment(
     payment_id: str,
@@ -143,6 +154,8 @@ async def cancel_payment(
 
     async def work() -> tuple[int, dict[str, Any]]:
         payment = await transitions.cancel(session, parsed_id, principal.id)
+        if payment.status == PaymentStatus.AUTHORIZED:  # a hold: its workflow voids it
+            payment = await _carry_out(session, state, principal.id, payment)
         return 200, success(PaymentOut.of(payment).to_json(), "Payment cancelled successfully")
 
     response = await run_idempotent(request, state, session, principal.id, idempotency_key, work)
@@ -150,3 +163,58 @@ async def cancel_payment(
         # The decision is already committed; the signal only saves the workflow a step.
         await state.signals.cancel_payment(str(parsed_id))
     return response
+
+
+@router.post(
+    "/payments/{payment_id}/capture",
+    summary="Capture an authorized payment (captureMethod manual), all or part of the hold",
+    response_model=Envelope[PaymentOut],
+    responses=error_responses(409, 422, 503),
+)
+async def capture_payment(
+    payment_id: str,
+    request: Request,
+    principal: CurrentMerchant,
+    state: StateDep,
+    session: SessionDep,
+    body: PaymentCapture | None = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    parsed_id = parse_id(payment_id, "payment")
+    amount = body.amount if body is not None else None
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        payment = await transitions.lock(session, parsed_id, principal.id)
+        transitions.decide_hold(payment, HoldDecision.CAPTURE, amount)
+        payment = await _carry_out(session, state, principal.id, payment)
+        message = (
+            "Payment captured successfully"
+            if payment.status == PaymentStatus.COMPLETED
+            else f"Payment capture ended {payment.status}"
+        )
+        return 200, success(PaymentOut.of(payment).to_json(), message)
+
+    return await run_idempotent(request, state, session, principal.id, idempotency_key, work)
+
+
+async def _carry_out(
+    session: AsyncSession, state: ApiState, merchant_id: uuid.UUID, payment: Payment
+) -> Payment:
+    """Commit the decision on an authorized payment's hold, have its workflow carry it out (a
+    Workflow Update) and return the payment as it ended. Without an answer in time the decision
+    stands (the workflow carries it out when it next wakes) and the caller gets 503: a retry,
+    with the same Idempotency-Key or without, meets the same decision and waits again."""
+    payment_id = payment.id
+    await session.commit()
+    await state.signals.hold_decided(
+        str(payment_id), within_seconds=state.settings.request_timeout_seconds * 2 / 3
+    )
+    ended = await service.get(session, merchant_id, payment_id)
+    await session.refresh(ended)
+    if ended.status == PaymentStatus.AUTHORIZED:
+        raise ServiceUnavailable(
+            f"the {ended.hold_decision} of payment {payment_id} is accepted but not carried out"
+            " yet; retry the request, or GET the payment for its outcome",
+            code="hold_decision_pending",
+        )
+    return ended
