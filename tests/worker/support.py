@@ -28,6 +28,7 @@ from payments_core.settings import DEFAULT_CURRENCIES
 from payments_core.temporal import names
 from payments_core.temporal.inputs import PaymentWorkflowInput, RefundWorkflowInput
 from payments_worker.payloads import PaymentOutcome, RefundOutcome
+from tests.core.consumer.support import eventually
 
 # The sandbox's "never answers" card keeps an authorization waiting this long per attempt.
 ANSWER_TIMEOUT = timedelta(milliseconds=300)
@@ -42,6 +43,7 @@ TRANSIENT_CARD = "4000000000000119"
 CAPTURE_FAILS_CARD = "4000000000000259"
 TIMEOUT_CARD = "4000000000000341"
 REFUND_TIMEOUT_CARD = "4000000000009235"
+AUTHENTICATION_CARD = "4000002500003155"
 
 AMOUNT = 10_000
 
@@ -78,12 +80,30 @@ async def bank_transfer_method(
 
 
 async def create_payment(
-    sessions: Sessions, merchant_id: uuid.UUID, method_id: uuid.UUID, amount: int = AMOUNT
+    sessions: Sessions,
+    merchant_id: uuid.UUID,
+    method_id: uuid.UUID,
+    amount: int = AMOUNT,
+    *,
+    capture_method: str = "automatic",
+    authorization_ttl: timedelta = payments.DEFAULT_AUTHORIZATION_TTL,
+    return_url: str | None = None,
 ) -> str:
-    request = PaymentCreate.model_validate({"amount": amount, "paymentMethodId": str(method_id)})
+    request = PaymentCreate.model_validate(
+        {
+            "amount": amount,
+            "paymentMethodId": str(method_id),
+            "captureMethod": capture_method,
+            "returnUrl": return_url,
+        }
+    )
     async with transaction(sessions) as session:
         payment = await payments.create(
-            session, merchant_id, request, supported_currencies=DEFAULT_CURRENCIES
+            session,
+            merchant_id,
+            request,
+            supported_currencies=DEFAULT_CURRENCIES,
+            authorization_ttl=authorization_ttl,
         )
     return str(payment.id)
 
@@ -146,6 +166,20 @@ async def result_of(
     # result() long-polls again and again: only an overall deadline bounds it.
     async with asyncio.timeout(timeout_seconds):
         return await handle.result()
+
+
+async def wait_for_status(sessions: Sessions, payment_id: str, status: str) -> Payment:
+    """The payment once it reached `status` (a workflow waiting at authorized or requires_action
+    does not end, so there is no result to wait for)."""
+    payment = await payment_row(sessions, payment_id)
+
+    async def reached() -> bool:
+        nonlocal payment
+        payment = await payment_row(sessions, payment_id)
+        return payment.status == status
+
+    await eventually(reached, within=RESULT_TIMEOUT_SECONDS, what=f"{payment_id} {status}")
+    return payment
 
 
 async def payment_row(sessions: Sessions, payment_id: str) -> Payment:
