@@ -132,6 +132,30 @@ PLATFORM = Dashboard(
             ),
         ),
         Panel(
+            "Waiting for the merchant or the customer",
+            "Manual payments holding money until a capture, cancel or expiry (authorized), and "
+            "payments waiting for the customer's authentication (requires_action); and how holds "
+            "and challenges ended badly, per second (expired, declined, timed out).",
+            (
+                Query(
+                    # Every worker exports the same counts (max), one series per age bucket (sum).
+                    "sum by (status) (max by (status, age) (payments_non_terminal{"
+                    f'{NS}, kind="payment", status=~"authorized|requires_action"}}))',
+                    "{{status}} now",
+                ),
+                Query(
+                    "sum by (failure_reason) ("
+                    + rate(
+                        "payments_payment_transitions_total",
+                        'failure_reason=~"authorization_expired|authentication_failed'
+                        '|authentication_timeout"',
+                    )
+                    + ")",
+                    "{{failure_reason}} /s",
+                ),
+            ),
+        ),
+        Panel(
             "Reconciler repairs",
             "Payments and refunds the reconciler settled against the gateway, per second, by "
             "outcome (unknown: the gateway had no answer yet). Normally none.",

@@ -86,3 +86,18 @@ def test_the_receiver_port_defaults_to_4000_and_can_move() -> None:
     assert Ports.from_env({}).webhook_receiver.number == 4000
     moved = Ports.from_env({"WEBHOOK_RECEIVER_PORT": "4100"}).webhook_receiver
     assert (moved.number, moved.env_var) == (4100, "WEBHOOK_RECEIVER_PORT")
+
+
+def test_the_authentication_links_follow_the_api_port_unless_exported() -> None:
+    moved = service_environment(
+        {},
+        database_url="postgresql://postgres@127.0.0.1:5432/payments",
+        aws_endpoint_url="http://127.0.0.1:4566",
+        temporal_address="127.0.0.1:7233",
+        api_port=3101,
+        admin_api_token="dev_admin_" + "x" * 20,
+        webhook_encryption_key=new_key(),
+    )
+    assert moved["PUBLIC_BASE_URL"] == "http://127.0.0.1:3101"
+    exported = services_env({"PUBLIC_BASE_URL": "https://pay.example.test"}, new_key())
+    assert exported["PUBLIC_BASE_URL"] == "https://pay.example.test"

@@ -119,6 +119,8 @@ def service_environment(
         "LOG_FORMAT": "console",
         # A laptop's API answers this machine only, unless the user exports API_HOST.
         "API_HOST": "127.0.0.1",
+        # The authentication pages' links, on this run's API port.
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
         # The emulator accepts any credentials; real ones must not be needed to develop.
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
