@@ -47,6 +47,12 @@ Merchants create payments; a durable workflow carries each one to a terminal sta
 arrive as signed webhooks. Authenticate with `X-API-Key: sk_test_…` (or `Authorization: Bearer`).
 Every error uses one envelope: `{statusCode, error: {type, code, message, param}, message, path,
 method, timestamp, correlationId}`. POST requests accept an `Idempotency-Key`.
+
+Statuses: `pending` → `processing` → (`requires_action` → `processing`) → `completed` |
+`authorized` | `failed`; `authorized` (`captureMethod: manual`) → `completed` (POST …/capture) |
+`cancelled` (POST …/cancel) | `failed` (`authorization_expired`); before any charge → `cancelled`;
+`completed` → `partially_refunded` → `refunded`. A `requires_action` payment's
+`nextAction.redirectToUrl.url` is where the customer's browser authenticates.
 """
 
 
