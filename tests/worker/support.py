@@ -18,9 +18,11 @@ from payments_core.merchants.models import Merchant
 from payments_core.outbox.models import OutboxMessage
 from payments_core.payment_methods import service as payment_methods
 from payments_core.payment_methods.schemas import PaymentMethodCreate
+from payments_core.payments import authentication, transitions
 from payments_core.payments import service as payments
 from payments_core.payments.models import Payment
 from payments_core.payments.schemas import PaymentCreate
+from payments_core.payments.status import AuthenticationOutcome, HoldDecision
 from payments_core.refunds import service as refunds
 from payments_core.refunds.models import Refund
 from payments_core.refunds.schemas import RefundCreate
@@ -166,6 +168,52 @@ async def result_of(
     # result() long-polls again and again: only an overall deadline bounds it.
     async with asyncio.timeout(timeout_seconds):
         return await handle.result()
+
+
+async def until_step(handle: WorkflowHandle[Any, Any], step: str) -> None:
+    """Until the workflow's CURRENT_STEP_QUERY answers `step`."""
+    async with asyncio.timeout(RESULT_TIMEOUT_SECONDS):
+        while True:
+            if await handle.query(names.CURRENT_STEP_QUERY) == step:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def decide_hold(
+    sessions: Sessions, payment_id: str, decision: HoldDecision, amount: int | None = None
+) -> None:
+    """What the API's capture and cancel do before they tell the workflow."""
+    async with transaction(sessions) as session:
+        payment = await transitions.lock(session, uuid.UUID(payment_id))
+        transitions.decide_hold(payment, decision, amount)
+
+
+async def hold_decided(client: Client, payment_id: str) -> str:
+    """The API's HOLD_DECIDED_UPDATE: the payment's status once the workflow carried it out."""
+    handle = client.get_workflow_handle(names.payment_workflow_id(payment_id))
+    status: str = await handle.execute_update(names.HOLD_DECIDED_UPDATE, result_type=str)
+    return status
+
+
+def challenge_token(payment: Payment) -> str:
+    """The token at the end of the challenge URL of a payment at requires_action."""
+    assert payment.next_action is not None
+    url: str = payment.next_action["redirectToUrl"]["url"]
+    return url.rsplit("/", 1)[-1]
+
+
+async def answer_challenge(
+    sessions: Sessions, token: str, outcome: AuthenticationOutcome
+) -> Payment | None:
+    """What the challenge page's POST does."""
+    async with transaction(sessions) as session:
+        return await authentication.answer(session, token, outcome)
+
+
+async def wake(client: Client, payment_id: str) -> None:
+    await client.get_workflow_handle(names.payment_workflow_id(payment_id)).signal(
+        names.WAKE_SIGNAL
+    )
 
 
 async def wait_for_status(sessions: Sessions, payment_id: str, status: str) -> Payment:

@@ -12,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from payments_core.db.session import transaction
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.payments import authentication
-from payments_core.payments.models import Payment
 from payments_core.payments.status import AuthenticationOutcome
 from payments_core.temporal import names
 from payments_worker.activities import PaymentActivities
@@ -24,6 +22,7 @@ from payments_worker.worker import build_worker
 from tests.worker.support import (
     AUTHENTICATION_CARD,
     Sessions,
+    answer_challenge,
     card_method,
     create_payment,
     ledger,
@@ -31,6 +30,7 @@ from tests.worker.support import (
     result_of,
     start_payment,
     wait_for_status,
+    wake,
 )
 
 PUBLIC_BASE_URL = "https://pay.example.test"
@@ -92,17 +92,6 @@ async def _challenged(
     return payment_id, token
 
 
-async def _answer(sessions: Sessions, token: str, outcome: AuthenticationOutcome) -> Payment | None:
-    async with transaction(sessions) as session:
-        return await authentication.answer(session, token, outcome)
-
-
-async def _wake(client: Client, payment_id: str) -> None:
-    await client.get_workflow_handle(names.payment_workflow_id(payment_id)).signal(
-        names.WAKE_SIGNAL
-    )
-
-
 def _handle(client: Client, payment_id: str) -> WorkflowHandle[Any, PaymentOutcome]:
     return client.get_workflow_handle(
         names.payment_workflow_id(payment_id), result_type=PaymentOutcome
@@ -120,9 +109,9 @@ async def test_an_approved_challenge_authorizes_and_completes(
     # Nothing is held while the customer has not answered.
     assert await ledger(sessions, payment_id) == []
 
-    answered = await _answer(sessions, token, AuthenticationOutcome.APPROVED)
+    answered = await answer_challenge(sessions, token, AuthenticationOutcome.APPROVED)
     assert answered is not None and answered.status == "processing"
-    await _wake(client, payment_id)
+    await wake(client, payment_id)
 
     assert await result_of(_handle(client, payment_id)) == PaymentOutcome("completed")
     assert await ledger(sessions, payment_id) == [
@@ -135,7 +124,7 @@ async def test_an_approved_challenge_authorizes_and_completes(
         "payment.completed",
     ]
     # Single use: a second submission changes nothing.
-    assert await _answer(sessions, token, AuthenticationOutcome.DECLINED) is None
+    assert await answer_challenge(sessions, token, AuthenticationOutcome.DECLINED) is None
 
 
 async def test_a_declined_challenge_fails_and_holds_nothing(
@@ -147,10 +136,10 @@ async def test_a_declined_challenge_fails_and_holds_nothing(
 ) -> None:
     payment_id, token = await _challenged(sessions, sandbox, client, task_queue, merchant_id)
 
-    declined = await _answer(sessions, token, AuthenticationOutcome.DECLINED)
+    declined = await answer_challenge(sessions, token, AuthenticationOutcome.DECLINED)
     assert declined is not None
     assert (declined.status, declined.failure_reason) == ("failed", "authentication_failed")
-    await _wake(client, payment_id)
+    await wake(client, payment_id)
 
     assert (await result_of(_handle(client, payment_id))).status == "failed"
     assert await ledger(sessions, payment_id) == []
@@ -171,7 +160,7 @@ async def test_an_unanswered_challenge_times_out_and_a_late_answer_is_refused(
     payment = await wait_for_status(sessions, payment_id, "failed")
     assert payment.failure_reason == "authentication_timeout"
     assert payment.next_action is None
-    assert await _answer(sessions, token, AuthenticationOutcome.APPROVED) is None
+    assert await answer_challenge(sessions, token, AuthenticationOutcome.APPROVED) is None
     assert await ledger(sessions, payment_id) == []
 
 
@@ -186,7 +175,7 @@ async def test_an_answer_whose_signal_was_lost_is_found_when_the_wait_ends(
     workflow reads the answer from PostgreSQL and goes on, rather than timing the payment out."""
     payment_id, token = await _challenged(sessions, sandbox, client, task_queue, merchant_id)
 
-    assert await _answer(sessions, token, AuthenticationOutcome.APPROVED) is not None
+    assert await answer_challenge(sessions, token, AuthenticationOutcome.APPROVED) is not None
 
     assert await result_of(_handle(client, payment_id)) == PaymentOutcome("completed")
 
@@ -202,8 +191,8 @@ async def test_an_approved_manual_payment_stops_at_authorized(
         sessions, sandbox, client, task_queue, merchant_id, capture_method="manual"
     )
 
-    await _answer(sessions, token, AuthenticationOutcome.APPROVED)
-    await _wake(client, payment_id)
+    await answer_challenge(sessions, token, AuthenticationOutcome.APPROVED)
+    await wake(client, payment_id)
 
     held = await wait_for_status(sessions, payment_id, "authorized")
     assert held.processing_step == "authorized"

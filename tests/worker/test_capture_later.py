@@ -29,6 +29,8 @@ from tests.worker.support import (
     card_method,
     create_payment,
     create_refund,
+    decide_hold,
+    hold_decided,
     ledger,
     payment_events,
     payment_row,
@@ -61,21 +63,6 @@ async def _authorized_payment(
     return payment_id
 
 
-async def _decide(
-    sessions: Sessions, payment_id: str, decision: HoldDecision, amount: int | None = None
-) -> None:
-    """What the API's capture and cancel do before they tell the workflow."""
-    async with transaction(sessions) as session:
-        payment = await transitions.lock(session, uuid.UUID(payment_id))
-        transitions.decide_hold(payment, decision, amount)
-
-
-async def _hold_decided(client: Client, payment_id: str) -> str:
-    handle = client.get_workflow_handle(names.payment_workflow_id(payment_id))
-    status: str = await handle.execute_update(names.HOLD_DECIDED_UPDATE, result_type=str)
-    return status
-
-
 async def test_a_manual_payment_waits_authorized_then_captures_part_of_the_hold(
     sessions: Sessions,
     sandbox: SandboxConnector,
@@ -92,8 +79,8 @@ async def test_a_manual_payment_waits_authorized_then_captures_part_of_the_hold(
     assert await payment_events(sessions, payment_id) == AUTHORIZED_EVENTS
     assert await ledger(sessions, payment_id) == [("authorize", "approved")]
 
-    await _decide(sessions, payment_id, HoldDecision.CAPTURE, 4_000)
-    assert await _hold_decided(client, payment_id) == "completed"
+    await decide_hold(sessions, payment_id, HoldDecision.CAPTURE, 4_000)
+    assert await hold_decided(client, payment_id) == "completed"
 
     captured = await wait_for_status(sessions, payment_id, "completed")
     assert (captured.amount_captured, captured.processing_step) == (4_000, "captured")
@@ -124,7 +111,7 @@ async def test_cancelling_an_authorized_payment_voids_its_hold(
     async with transaction(sessions) as session:
         decided = await transitions.cancel(session, uuid.UUID(payment_id))
     assert (decided.status, decided.hold_decision) == ("authorized", "cancel")
-    assert await _hold_decided(client, payment_id) == "cancelled"
+    assert await hold_decided(client, payment_id) == "cancelled"
 
     cancelled = await wait_for_status(sessions, payment_id, "cancelled")
     assert cancelled.processing_step == "voided"
@@ -132,7 +119,7 @@ async def test_cancelling_an_authorized_payment_voids_its_hold(
     assert await payment_events(sessions, payment_id) == [*AUTHORIZED_EVENTS, "payment.cancelled"]
     # The hold's first decision stands: a capture now is refused.
     with pytest.raises(InvalidState):
-        await _decide(sessions, payment_id, HoldDecision.CAPTURE)
+        await decide_hold(sessions, payment_id, HoldDecision.CAPTURE)
 
 
 async def test_a_hold_nobody_decides_expires_and_is_voided(
@@ -157,7 +144,7 @@ async def test_a_hold_nobody_decides_expires_and_is_voided(
     assert await payment_events(sessions, payment_id) == [*AUTHORIZED_EVENTS, "payment.failed"]
     # A capture after the expiry is refused; nothing more reaches the gateway.
     with pytest.raises(InvalidState):
-        await _decide(sessions, payment_id, HoldDecision.CAPTURE)
+        await decide_hold(sessions, payment_id, HoldDecision.CAPTURE)
 
 
 async def test_a_decision_the_workflow_was_never_told_of_is_carried_out_when_it_wakes(
@@ -171,7 +158,7 @@ async def test_a_decision_the_workflow_was_never_told_of_is_carried_out_when_it_
     reconciler's wake signal (or the expiry timer) is enough for the workflow to carry it out."""
     payment_id = await _authorized_payment(sessions, sandbox, client, task_queue, merchant_id)
     await wait_for_status(sessions, payment_id, "authorized")
-    await _decide(sessions, payment_id, HoldDecision.CAPTURE)
+    await decide_hold(sessions, payment_id, HoldDecision.CAPTURE)
 
     handle = client.get_workflow_handle(
         names.payment_workflow_id(payment_id), result_type=PaymentOutcome
@@ -194,9 +181,9 @@ async def test_a_manual_capture_the_gateway_refuses_releases_the_hold_and_fails(
         sessions, sandbox, client, task_queue, merchant_id, number=CAPTURE_FAILS_CARD
     )
     await wait_for_status(sessions, payment_id, "authorized")
-    await _decide(sessions, payment_id, HoldDecision.CAPTURE)
+    await decide_hold(sessions, payment_id, HoldDecision.CAPTURE)
 
-    assert await _hold_decided(client, payment_id) == "failed"
+    assert await hold_decided(client, payment_id) == "failed"
 
     failed = await wait_for_status(sessions, payment_id, "failed")
     assert (failed.failure_reason, failed.amount_captured) == ("capture_failed", 0)
@@ -220,7 +207,7 @@ async def test_the_reconciler_wakes_a_workflow_that_never_heard_of_its_capture(
     waiting = await _authorized_payment(sessions, sandbox, client, task_queue, merchant_id)
     for payment_id in (decided, waiting):
         await wait_for_status(sessions, payment_id, "authorized")
-    await _decide(sessions, decided, HoldDecision.CAPTURE)
+    await decide_hold(sessions, decided, HoldDecision.CAPTURE)
     for payment_id in (decided, waiting):
         await move_back(sessions, Payment, payment_id)
 

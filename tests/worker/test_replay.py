@@ -11,20 +11,22 @@ scenario; a comma-separated list of names records only those):
 
 Before re-recording after a `workflow.patched` change, keep the old history as `v<n>_<name>`
 (EARLIER_VERSIONS): it proves workflows started before the change still replay.
+
+Replay only checks the branches some history reaches: every activity, signal and update must
+appear in one, and each scenario of the waits (waiting_scenarios) must show the branch it is
+named for, so a recording that raced into another branch is refused rather than kept.
 """
 
-import asyncio
 import functools
 import json
 import os
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
@@ -39,6 +41,7 @@ from payments_worker.payloads import CompleteInput
 from payments_worker.policies import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, CAPTURE_RETRY
 from payments_worker.worker import build_worker
 from payments_worker.workflows import AUTHORIZING, PaymentProcessingWorkflow, RefundWorkflow
+from tests.worker import waiting_scenarios
 from tests.worker.faults import CompletionLost, GatewayOutage
 from tests.worker.support import (
     AMOUNT,
@@ -47,7 +50,6 @@ from tests.worker.support import (
     INSUFFICIENT_FUNDS_CARD,
     REFUND_RUNS_OUT_SECONDS,
     REFUND_TIMEOUT_CARD,
-    RESULT_TIMEOUT_SECONDS,
     SUCCEEDING_CARDS,
     TIMEOUT_CARD,
     TRANSIENT_CARD,
@@ -58,6 +60,7 @@ from tests.worker.support import (
     run_payment,
     run_refund,
     start_payment,
+    until_step,
 )
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -89,6 +92,7 @@ SCENARIOS = {
     "refund_succeeded",
     "refund_failed",
     "refund_outcome_unknown",
+    *waiting_scenarios.SCENARIOS,
 }
 # Recorded by earlier versions of the workflows and kept: running workflows started then must
 # still replay. v1_refund_outcome_unknown_failed is the branch before the
@@ -111,6 +115,36 @@ def test_every_scenario_has_a_history() -> None:
 @pytest.mark.parametrize("path", recorded(), ids=lambda path: path.stem)
 async def test_history_replays(path: Path) -> None:
     await Replayer(workflows=WORKFLOWS).replay_workflow(load(path))
+
+
+@pytest.mark.parametrize("name", sorted(waiting_scenarios.SCENARIOS))
+def test_a_waiting_scenario_shows_its_branch(name: str) -> None:
+    history = load(HISTORIES / f"{name}.json")
+    _assert_shows_its_branch(name, history)
+
+
+def test_every_activity_signal_and_update_is_replayed() -> None:
+    """A branch that calls an activity, or listens for a signal or an update, that no recorded
+    history reaches would go unchecked by replay: record a scenario for it."""
+    seen = {
+        milestone for path in recorded() for milestone in waiting_scenarios.milestones(load(path))
+    }
+    activities = {method.__name__ for method in PaymentActivities.all(_unbuilt_activities())}
+    signals = {f"signal {name}" for name in (names.CANCEL_SIGNAL, names.WAKE_SIGNAL)}
+    updates = {waiting_scenarios.UPDATE_ACCEPTED, waiting_scenarios.UPDATE_COMPLETED}
+    assert activities | signals | updates | {waiting_scenarios.TIMER_FIRED} <= seen
+
+
+def _unbuilt_activities() -> PaymentActivities:
+    """An instance only to list the activities: nothing it holds is used."""
+    return PaymentActivities.__new__(PaymentActivities)
+
+
+def _assert_shows_its_branch(name: str, history: WorkflowHistory) -> None:
+    scenario = waiting_scenarios.SCENARIOS[name]
+    assert waiting_scenarios.milestones(history) == list(scenario.milestones)
+    assert waiting_scenarios.outcome(history) == scenario.outcome
+    assert waiting_scenarios.captures(history) == list(scenario.captures)
 
 
 @workflow.defn(name=names.PAYMENT_WORKFLOW)
@@ -178,7 +212,7 @@ async def test_record_histories(
         # The never-answering card keeps the workflow in its authorization long enough.
         payment_id = await card_payment(sessions, sandbox, merchant_id, TIMEOUT_CARD)
         handle = await start_payment(client, task_queue, payment_id)
-        await _until_step(handle, AUTHORIZING)
+        await until_step(handle, AUTHORIZING)
         await handle.signal(names.CANCEL_SIGNAL)
         await result_of(handle)
         return handle.id
@@ -198,6 +232,7 @@ async def test_record_histories(
         )
         return names.refund_workflow_id(refund_id)
 
+    recording = waiting_scenarios.Recording(sessions, sandbox, client, task_queue, merchant_id)
     lost_answer = GatewayOutage(
         sandbox, failing_captures=2 * CAPTURE_RETRY.maximum_attempts - 1, lose_first_answer=True
     )
@@ -223,6 +258,10 @@ async def test_record_histories(
         "refund_succeeded": lambda: refund(SUCCEEDING_CARDS[0], 1_000),
         "refund_failed": lambda: refund(SUCCEEDING_CARDS[0], AMOUNT + 1),
         "refund_outcome_unknown": lambda: refund(REFUND_TIMEOUT_CARD, 1_000),
+        **{
+            name: functools.partial(scenario.record, recording)
+            for name, scenario in waiting_scenarios.SCENARIOS.items()
+        },
     }
     assert set(scenarios) == SCENARIOS
     HISTORIES.mkdir(exist_ok=True)
@@ -231,6 +270,8 @@ async def test_record_histories(
             continue
         workflow_id = await scenario()
         history = await client.get_workflow_handle(workflow_id).fetch_history()
+        if name in waiting_scenarios.SCENARIOS:  # never keep a recording of another branch
+            _assert_shows_its_branch(name, history)
         document = json.dumps(history.to_json_dict(), indent=1, sort_keys=True)
         (HISTORIES / f"{name}.json").write_text(document + "\n")
 
@@ -238,14 +279,6 @@ async def test_record_histories(
 async def _run(client: Client, task_queue: str, payment_id: str) -> str:
     await run_payment(client, task_queue, payment_id)
     return names.payment_workflow_id(payment_id)
-
-
-async def _until_step(handle: WorkflowHandle[Any, Any], step: str) -> None:
-    async with asyncio.timeout(RESULT_TIMEOUT_SECONDS):
-        while True:
-            if await handle.query(names.CURRENT_STEP_QUERY) == step:
-                return
-            await asyncio.sleep(0.05)
 
 
 async def _refund_row(
