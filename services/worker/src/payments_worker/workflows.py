@@ -90,6 +90,7 @@ AWAITING_CAPTURE = "awaiting_capture"
 CAPTURING = "capturing"
 COMPLETING = "completing"
 VOIDING = "voiding"
+RELEASING = "releasing"
 FAILING = "failing"
 
 
