@@ -13,11 +13,13 @@ skip and say how to install it.
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
+
+from tests.browser.local_sites import LocalSite, Reply
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,3 +81,13 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     context.set_default_timeout(10_000)
     yield await context.new_page()
     await context.close()
+
+
+@pytest.fixture
+def merchant_site() -> Iterator[LocalSite]:
+    """The merchant's shop on an origin of its own: every path answers a small thank-you page,
+    and the site keeps the requests it saw (where the customer's browser came back to)."""
+    html = {"content-type": "text/html; charset=utf-8"}
+    page = "<!doctype html><title>Ada's Books</title><h1>Thank you</h1>"
+    with LocalSite(lambda _: Reply(200, html, page)) as site:
+        yield site

@@ -5,11 +5,10 @@ to the returnUrl with the payment id) and the merchant's site the returnUrl poin
 database: this looks at challenge_page.py as a customer's browser does.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import ConsoleMessage, Page, expect
+from playwright.async_api import Page, expect
 
 from payments_api.challenge_page import (
     page_headers,
@@ -19,6 +18,7 @@ from payments_api.challenge_page import (
     render_outcome,
 )
 from tests.browser.local_sites import LocalSite, Reply, Request
+from tests.browser.support import policy_violations
 
 PAYMENT_ID = "pay-123"
 CHALLENGE_PATH = "/v1/authentication/tok_single_use"
@@ -44,26 +44,6 @@ def challenge_site(return_url: str, *, policy_return_url: str | None) -> LocalSi
         return Reply(303, {**headers, "location": redirect_target(return_url, PAYMENT_ID)})
 
     return LocalSite(answer)
-
-
-@pytest.fixture
-def merchant_site() -> Iterator[LocalSite]:
-    html = {"content-type": "text/html; charset=utf-8"}
-    page = "<!doctype html><title>Ada's Books</title><h1>Thank you</h1>"
-    with LocalSite(lambda _: Reply(200, html, page)) as site:
-        yield site
-
-
-def policy_violations(page: Page) -> list[str]:
-    """The console's CSP reports from now on (Chromium writes each as an error message)."""
-    reported: list[str] = []
-
-    def keep(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            reported.append(message.text)
-
-    page.on("console", keep)
-    return reported
 
 
 async def test_the_page_renders_under_its_own_policy(

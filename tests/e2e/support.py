@@ -8,13 +8,16 @@ queue and the sandbox's answer timeout are the test's own.
 import asyncio
 import json
 import os
+import socket
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
@@ -96,6 +99,9 @@ class Pipeline:
     task_queue: str
     database_url: str
     temporal_address: str
+    # The API's origin as a browser reaches it (running_pipeline's serve_over_tcp); the worker
+    # builds challenge URLs on it. None: WorkerSettings' own default.
+    public_base_url: str | None = None
     _worker_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     worker: Worker | None = None
     _received: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -104,6 +110,10 @@ class Pipeline:
 
     async def start_worker(self) -> Worker:
         assert self.worker is None, "the worker is already running"
+        # Only when set: otherwise PUBLIC_BASE_URL or the settings' default, as before.
+        public_url: dict[str, Any] = {}
+        if self.public_base_url is not None:
+            public_url["public_base_url"] = self.public_base_url
         settings = WorkerSettings(
             database_url=self.database_url,
             temporal_address=self.temporal_address,
@@ -111,6 +121,7 @@ class Pipeline:
             sandbox_latency_ms=0,
             gateway_timeout_seconds=ANSWER_TIMEOUT_SECONDS,
             health_port=0,
+            **public_url,
         )
         engine = create_engine(self.database_url, pool_size=10)
         self._worker_stack.push_async_callback(engine.dispose)
@@ -358,6 +369,45 @@ class Pipeline:
         return 0 if poller is None else poller.stats.deleted
 
 
+class _InProcessServer(uvicorn.Server):
+    """uvicorn without its signal handlers: a Ctrl-C goes to pytest, which stops the run."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def serving_over_tcp(app: FastAPI) -> AsyncIterator[str]:
+    """`app` on a free port of 127.0.0.1, served by uvicorn in this event loop; its origin.
+
+    The app's lifespan (relay, clean-up) is left to whoever already runs it (running_client): the
+    same app then answers both the ASGI client and the TCP port, on one state.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    origin = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,  # as __main__ serves it: the app applies FORWARDED_ALLOW_IPS itself
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = _InProcessServer(config)
+    task = asyncio.create_task(server.serve(sockets=[listener]), name="e2e-api-http")
+    try:
+        await eventually(lambda: server.started or task.done(), what="uvicorn listening")
+        if task.done():
+            task.result()  # raises what stopped it
+        yield origin
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+        listener.close()
+
+
 async def _stop_processor(service: ProcessorService, task: "asyncio.Task[None]") -> None:
     service.stop()
     await asyncio.wait_for(task, timeout=30)
@@ -371,9 +421,11 @@ async def running_pipeline(
     sessions: Sessions,
     *,
     with_worker: bool = True,
+    serve_over_tcp: bool = False,
 ) -> AsyncIterator[Pipeline]:
     """API + processor (+ the in-process worker unless `with_worker=False`), on a fresh bus and
-    a task queue of their own; torn down in reverse order."""
+    a task queue of their own; torn down in reverse order. With `serve_over_tcp` the API also
+    listens on a free port (for a browser), which the worker's challenge URLs point at."""
     await asyncio.to_thread(moto_server.reset)
     settings = api_settings(
         database_url,
@@ -395,7 +447,11 @@ async def running_pipeline(
     task_queue = f"e2e-{uuid.uuid4().hex}"
     temporal = await Client.connect(temporal_address)
     async with AsyncExitStack() as stack:
-        api = await stack.enter_async_context(running_client(create_app(settings)))
+        app = create_app(settings)
+        api = await stack.enter_async_context(running_client(app))
+        public_base_url = None
+        if serve_over_tcp:
+            public_base_url = await stack.enter_async_context(serving_over_tcp(app))
 
         processor = ProcessorService(
             ProcessorSettings(
@@ -428,6 +484,7 @@ async def running_pipeline(
             task_queue=task_queue,
             database_url=database_url,
             temporal_address=temporal_address,
+            public_base_url=public_base_url,
         )
         stack.push_async_callback(pipeline.stop_worker)  # first out: the worker
         if with_worker:
