@@ -26,7 +26,7 @@ async def _challenged(pipeline: Pipeline, merchant: Merchant, **extra: Any) -> d
 
 def _page_path(payment: dict[str, Any]) -> str:
     """The challenge URL, relative to the API client's /api/v1 base."""
-    url = payment["nextAction"]["redirectToUrl"]["url"]
+    url: str = payment["nextAction"]["redirectToUrl"]["url"]
     return urlsplit(url).path.removeprefix("/api/v1")
 
 
