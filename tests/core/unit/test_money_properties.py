@@ -138,11 +138,17 @@ def test_the_status_graph_is_the_contracts() -> None:
                 frontier.append(target)
     assert reachable == set(PaymentStatus)
     assert {status for status, targets in ALLOWED_TRANSITIONS.items() if not targets} == TERMINAL
-    # Refund statuses come only after completion; cancel only before the charge.
+    # Refund statuses come only after completion; cancel only before the charge (an authorized
+    # payment's hold is voided first); completion only from processing or a captured hold.
     for status, targets in ALLOWED_TRANSITIONS.items():
         if targets & REFUNDED:
             assert status in {PaymentStatus.COMPLETED, PaymentStatus.PARTIALLY_REFUNDED}
         if PaymentStatus.CANCELLED in targets:
-            assert status in {PaymentStatus.PENDING, PaymentStatus.PROCESSING}
+            assert status in {
+                PaymentStatus.PENDING,
+                PaymentStatus.PROCESSING,
+                PaymentStatus.REQUIRES_ACTION,
+                PaymentStatus.AUTHORIZED,
+            }
         if PaymentStatus.COMPLETED in targets:
-            assert status == PaymentStatus.PROCESSING
+            assert status in {PaymentStatus.PROCESSING, PaymentStatus.AUTHORIZED}

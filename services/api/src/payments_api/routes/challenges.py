@@ -73,7 +73,7 @@ async def show_challenge(token: Token, request: Request, session: SessionDep) ->
     response_model=None,
     responses={
         **PAGE_RESPONSES,
-        **error_responses(422),
+        413: error_responses()[413],
         200: _html_response("the outcome page (the payment has no returnUrl)"),
         303: {"description": "To the returnUrl, with ?payment_id=<id> added"},
     },
