@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from payments_devstack.chaos import follow_up, holds, money_rules, refund_rules
+from payments_devstack.chaos import follow_up, hold_rules, holds, money_rules, refund_rules
 from payments_devstack.chaos.cards import Expected, expected_for
 from payments_devstack.chaos.evidence import Evidence, Findings, Invariant, gather
 from payments_devstack.chaos.observe import TERMINAL
@@ -31,6 +31,7 @@ def check(evidence: Evidence, *, planned: int, bound: timedelta) -> Findings:
         _no_crashes,
         *refund_rules.RULES,
         *money_rules.RULES,
+        *hold_rules.RULES,
     ):
         findings.invariants.append(rule(evidence, findings.notes, planned=planned, bound=bound))
     return findings

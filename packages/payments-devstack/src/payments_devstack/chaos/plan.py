@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # like an automatic one (a decision the workflow missed waits for the reconciler's wake,
 # RECONCILE_AFTER_SECONDS + RECONCILE_INTERVAL_SECONDS = 35 s): 30 + 35 + 30 also fits.
 TERMINAL_BOUND_SECONDS = 120.0
+# How long after its expiry a hold may still be `authorized` or be released: the expiry is a
+# durable timer, so only a fault delays it, by at most the ~30 s one outage costs; doubled.
+HOLD_RELEASE_MARGIN_SECONDS = 60.0
 
 # What chaos lowers so that recovery fits in a run; anything exported in the shell wins.
 SERVICE_SETTINGS: dict[str, str] = {
