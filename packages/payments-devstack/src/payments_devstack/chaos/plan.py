@@ -56,6 +56,9 @@ class ChaosPlan:
     dead_seconds: float = 2.0
     # How long the merchant's receiver is down in a flap.
     flap_seconds: float = 20.0
+    # How long Temporal stays away under a hold's capture or cancel: longer than its client's own
+    # retries (10 s), so the API's Workflow Update fails and it answers 503 hold_decision_pending.
+    decision_outage_seconds: float = 12.0
     bound_seconds: float = TERMINAL_BOUND_SECONDS
     # After every payment is final: how long webhooks may take to reach the receiver.
     delivery_grace_seconds: float = 240.0

@@ -205,6 +205,12 @@ def _drive(
     for payment_id in injector.log.killed_after_capture:
         status = evidence.payments.get(payment_id, {}).get("status")
         findings.notes.append(f"worker killed after the gateway captured {payment_id}: {status}")
+    for payment_id in injector.log.restarted_under_decision:
+        payment = evidence.payments.get(payment_id, {})
+        findings.notes.append(
+            f"Temporal restarted while the {payment.get('hold_decision')} of {payment_id} "
+            f"waited for its workflow: {payment.get('status')}"
+        )
     return findings
 
 
