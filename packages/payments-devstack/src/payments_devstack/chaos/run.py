@@ -166,7 +166,7 @@ def _drive(
     progress("test cards registered; payments and faults start")
     rounds = 0
     while rounds == 0 or (plan.repeat_faults and merchant.is_alive()):
-        for fault in injector.faults():
+        for fault in injector.faults(rounds):
             _watch(injector, progress, plan.gap_seconds)
             progress(f"fault: {fault.name}")
             took = injector.inject(fault)
