@@ -15,7 +15,8 @@ FAULTS = (
     "SIGKILL processor",
     "SIGKILL worker",
     "SIGKILL webhooks",
-    "restart Temporal",
+    "restart Temporal (persistent file)",
+    "restart Temporal, away",
     "SIGKILL PostgreSQL",
     "receiver down",
 )

@@ -34,7 +34,7 @@ WITHIN = "refunded total within the captured amount (tables and ledger)"
 ONCE = "each succeeded refund once in the ledger, a failed one never"
 FINAL = "refunds succeeded within 120 s"
 CANCELS = "cancels: 200 only before the charge (never charged), else 409"
-OUTCOME = "final status and failureReason match the card (or the won cancel)"
+OUTCOME = "final status and failureReason match the card (or the won cancel or hold decision)"
 
 
 def refund(rid: str, pid: str, amount: int, status: str = "succeeded") -> dict[str, Any]:

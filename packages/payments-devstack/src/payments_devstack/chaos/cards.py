@@ -24,15 +24,22 @@ EXPECTED: dict[CardBehaviour, Expected] = {
 }
 
 SCENARIOS: tuple[CardBehaviour, ...] = tuple(EXPECTED)
+# The cards that authorize: what a manual payment is made with (holds.py).
+HOLDING_SCENARIOS: tuple[CardBehaviour, ...] = (
+    CardBehaviour.SUCCEED,
+    CardBehaviour.TRANSIENT_THEN_SUCCEED,
+    CardBehaviour.CAPTURE_FAILS,
+    CardBehaviour.REFUND_TIMEOUT,
+)
 
 
 def cards_of(behaviour: CardBehaviour) -> list[str]:
     return [number for number, plays in TEST_CARDS.items() if plays is behaviour]
 
 
-def pick_card(rng: random.Random) -> str:
+def pick_card(rng: random.Random, scenarios: tuple[CardBehaviour, ...] = SCENARIOS) -> str:
     """A scenario first, uniformly, then one of its cards: each outcome gets its share."""
-    return rng.choice(cards_of(rng.choice(SCENARIOS)))
+    return rng.choice(cards_of(rng.choice(scenarios)))
 
 
 def expected_for(card: str) -> Expected:

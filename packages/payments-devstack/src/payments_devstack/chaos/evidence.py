@@ -41,6 +41,8 @@ class Evidence:
     crashes: list[str]
     database_outages: tuple[tuple[datetime, datetime], ...] = ()
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # When the tables were read (the database's clock, like their timestamps).
+    observed_at: datetime | None = None
 
 
 async def gather(
@@ -54,8 +56,10 @@ async def gather(
     payments = await fetch(
         database_url,
         "SELECT id::text AS id, status, failure_reason, amount, amount_refunded, created_at,"
-        " coalesce(completed_at, updated_at) AS ended_at FROM payments",
+        " coalesce(completed_at, updated_at) AS ended_at, capture_method, hold_decision,"
+        " amount_to_capture, amount_captured, authorization_expires_at FROM payments",
     )
+    (clock,) = await fetch(database_url, "SELECT now() AS now")
     ledger = await fetch(
         database_url,
         "SELECT idempotency_key, operation, outcome, payment_id, reference, parent_reference,"
@@ -86,6 +90,7 @@ async def gather(
         crashes=crashes,
         database_outages=database_outages,
         refunds={row["id"]: dict(row) for row in refunds},
+        observed_at=clock["now"],
     )
 
 

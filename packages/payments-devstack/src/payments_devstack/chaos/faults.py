@@ -1,7 +1,7 @@
 """The faults, one at a time: services killed with SIGKILL and started again (the worker also
-between a capture at the gateway and its record), Temporal restarted
-on its data, PostgreSQL SIGKILLed and started again on its data (crash recovery), the merchant's
-webhook receiver down for a while.
+between a capture at the gateway and its record), Temporal restarted on its data (also while the
+API waits for a workflow to carry out a hold's capture or cancel), PostgreSQL SIGKILLed and
+started again on its data (crash recovery), the merchant's webhook receiver down for a while.
 
 Every start happens on the calling thread, which must be the main thread (see
 `processes._die_with_parent`).
@@ -14,7 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from payments_devstack.chaos.observe import unrecorded_capture
+from payments_devstack.chaos.observe import (
+    HOLD_DECISION_IN_FLIGHT,
+    UNRECORDED_CAPTURE,
+    first_found,
+)
 from payments_devstack.chaos.plan import ChaosPlan
 from payments_devstack.errors import DevstackError
 from payments_devstack.processes import (
@@ -28,8 +32,9 @@ from payments_devstack.services import APP_SERVICES
 from payments_devstack.up import RunningStack
 
 SERVICE_READY_TIMEOUT_SECONDS = 60.0
-# How long to wait for a capture in flight before killing the worker anyway.
+# How long to wait for a capture, or a hold's decision, in flight before striking anyway.
 CAPTURE_WATCH_SECONDS = 30.0
+DECISION_WATCH_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class FaultLog:
     database_outages: list[tuple[datetime, datetime]] = field(default_factory=list)
     # Payments captured at the gateway, not yet recorded, when the worker was killed.
     killed_after_capture: list[str] = field(default_factory=list)
+    # Manual payments whose capture or cancel the API was waiting on when Temporal went away.
+    restarted_under_decision: list[str] = field(default_factory=list)
 
 
 class FaultInjector:
@@ -57,13 +64,24 @@ class FaultInjector:
         self._plan = plan
         self.log = FaultLog()
 
-    def faults(self) -> list[Fault]:
-        """One round: each service killed, each dependency restarted, the receiver flapping."""
+    def faults(self, round_number: int = 0) -> list[Fault]:
+        """One round: each service killed, each dependency restarted, the receiver flapping.
+
+        The first round begins with Temporal away under a hold's decision, and only the first:
+        12 s without Temporal on top of a worker kill costs a refund of unknown outcome (about
+        85 s to settle, card 4000000000009235) more than the 30 s its bound leaves for one
+        outage, which a later round, with many such refunds in flight, would meet."""
         kills = [
             Fault(f"SIGKILL {name}, restart", functools.partial(self.kill_service, name))
             for name in ("api", "processor", "worker", "webhooks")
         ]
+        under_decision = Fault(
+            f"restart Temporal, away {self._plan.decision_outage_seconds:.0f} s, while a "
+            "hold's capture or cancel waits for its workflow",
+            self.restart_temporal_under_decision,
+        )
         return [
+            *([under_decision] if round_number == 0 else []),
             *kills,
             Fault(
                 "SIGKILL worker between a capture and its record, restart",
@@ -93,7 +111,9 @@ class FaultInjector:
         has not recorded yet (the answer on its way back: SANDBOX_LATENCY_MS), so its activity
         must be repeated elsewhere and learn the capture from the gateway."""
         process = self._stack.services["worker"]
-        caught = asyncio.run(unrecorded_capture(self._stack.database_url, CAPTURE_WATCH_SECONDS))
+        caught = asyncio.run(
+            first_found(self._stack.database_url, UNRECORDED_CAPTURE, CAPTURE_WATCH_SECONDS)
+        )
         self._supervisor.kill(process)
         if caught is not None:
             self.log.killed_after_capture.append(caught)
@@ -102,6 +122,20 @@ class FaultInjector:
 
     def restart_temporal(self) -> None:
         self._stack.temporal.restart(self._supervisor)
+
+    def restart_temporal_under_decision(self) -> None:
+        """Stop Temporal once the API has committed a capture or cancel of a hold and waits for
+        the workflow to carry it out (a Workflow Update): the update fails, the API answers 503
+        hold_decision_pending, the merchant retries with the same key until Temporal is back and
+        the decision, which stood all along, is carried out."""
+        caught = asyncio.run(
+            first_found(self._stack.database_url, HOLD_DECISION_IN_FLIGHT, DECISION_WATCH_SECONDS)
+        )
+        self._stack.temporal.restart(
+            self._supervisor, down_seconds=self._plan.decision_outage_seconds
+        )
+        if caught is not None:
+            self.log.restarted_under_decision.append(caught)
 
     def crash_postgres(self) -> None:
         """The postmaster and all its processes SIGKILLed, then started on the same data."""

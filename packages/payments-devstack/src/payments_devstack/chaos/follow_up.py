@@ -111,6 +111,8 @@ class Answer:
     status: int
     body: dict[str, object]
     requests: int
+    # What each earlier request met instead: "503 hold_decision_pending", "ReadTimeout"...
+    retried: tuple[str, ...] = ()
 
     @property
     def error_code(self) -> str:

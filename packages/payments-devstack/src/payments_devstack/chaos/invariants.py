@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from payments_devstack.chaos import follow_up, money_rules, refund_rules
+from payments_devstack.chaos import follow_up, hold_rules, holds, money_rules, refund_rules
 from payments_devstack.chaos.cards import Expected, expected_for
 from payments_devstack.chaos.evidence import Evidence, Findings, Invariant, gather
 from payments_devstack.chaos.observe import TERMINAL
@@ -31,6 +31,7 @@ def check(evidence: Evidence, *, planned: int, bound: timedelta) -> Findings:
         _no_crashes,
         *refund_rules.RULES,
         *money_rules.RULES,
+        *hold_rules.RULES,
     ):
         findings.invariants.append(rule(evidence, findings.notes, planned=planned, bound=bound))
     return findings
@@ -72,13 +73,16 @@ def _terminal_within_bound(evidence: Evidence, notes: list[str], **context: Any)
 
 
 def _outcome_matches_card(evidence: Evidence, notes: list[str], **context: Any) -> Invariant:
-    rule = Invariant("final status and failureReason match the card (or the won cancel)")
+    rule = Invariant(
+        "final status and failureReason match the card (or the won cancel or hold decision)"
+    )
     outcomes: Counter[str] = Counter()
     cancelled = {
         cancel.payment_id
         for cancel in evidence.load.follow_ups.cancels
         if cancel.answer == follow_up.CANCELLED
     }
+    attempts = {attempt.payment_id: attempt for attempt in evidence.load.holds}
     for created in evidence.load.created:
         payment = evidence.payments.get(created.payment_id)
         if payment is None or payment["status"] not in TERMINAL:
@@ -87,6 +91,8 @@ def _outcome_matches_card(evidence: Evidence, notes: list[str], **context: Any) 
         expected = expected_for(created.card)
         if created.payment_id in cancelled:
             expected = Expected("cancelled")
+        elif created.hold is not None:
+            expected = holds.expected_of_hold(expected, attempts.get(created.payment_id))
         actual = (payment["status"], payment["failure_reason"])
         outcomes[f"{actual[0]}{'/' + actual[1] if actual[1] else ''}"] += 1
         if actual[0] in REFUNDED:  # completed, then refunded (amounts: refund_rules)

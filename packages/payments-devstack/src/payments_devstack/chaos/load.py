@@ -1,5 +1,6 @@
 """The merchant: payments created through the API at a steady pace, whatever the faults do,
-each followed by what the merchant does next (a cancel, refunds once completed: follow_up.py).
+each followed by what the merchant does next (a cancel, refunds once completed: follow_up.py;
+a capture or cancel of a manual payment's hold, or nothing until it expires: holds.py).
 
 Each request has its own Idempotency-Key and is retried with it until the API gives a final
 answer, so an API killed mid-request neither loses the payment nor creates it twice (a replay
@@ -12,11 +13,11 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
-from payments_devstack.chaos.cards import pick_card
+from payments_devstack.chaos.cards import HOLDING_SCENARIOS, SCENARIOS, pick_card
 from payments_devstack.chaos.follow_up import (
     CANCELS,
     Action,
@@ -28,6 +29,15 @@ from payments_devstack.chaos.follow_up import (
     draw_follow_up,
     refund_attempt,
 )
+from payments_devstack.chaos.holds import (
+    MANUAL_SHARE,
+    HoldAttempt,
+    HoldPlan,
+    HoldRequest,
+    HoldRequestKind,
+    draw_hold_plan,
+    hold_request,
+)
 from payments_devstack.chaos.observe import TERMINAL
 
 REQUEST_TIMEOUT_SECONDS = 10.0
@@ -37,6 +47,10 @@ RETRY_PAUSE_SECONDS = 0.5
 # A payment to refund is polled until final, at most this long (the run's bound plus a margin).
 FINAL_WAIT_SECONDS = 180.0
 FINAL_POLL_SECONDS = 2.0
+# A capture or cancel of a hold waits for the workflow up to 2/3 of the API's own deadline
+# (REQUEST_TIMEOUT_SECONDS, 30 s): the merchant waits longer, to see its 503 or its outcome.
+HOLD_REQUEST_TIMEOUT_SECONDS = 40.0
+AUTHORIZED = "authorized"
 RETRIED_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 CARD_EXPIRY = {"expMonth": 12, "expYear": 2035, "cvc": "123"}
 
@@ -50,6 +64,8 @@ class CreatedPayment:
     requests: int
     amount: int = 0
     follow_up: FollowUp = field(default_factory=FollowUp)
+    # A manual payment's plan (captureMethod manual); None: captured at once.
+    hold: HoldPlan | None = None
 
 
 @dataclass
@@ -59,6 +75,7 @@ class LoadResult:
     refused: list[str] = field(default_factory=list)
     retried_requests: int = 0
     follow_ups: FollowUpResult = field(default_factory=FollowUpResult)
+    holds: list[HoldAttempt] = field(default_factory=list)
 
 
 class Merchant:
@@ -88,19 +105,18 @@ class Merchant:
         on_created: Callable[[int], None] = lambda _: None,
     ) -> LoadResult:
         """`count` payments, one every 1/per_second s; each retried on its own until accepted,
-        then followed by its cancel or refunds (`follow_up`)."""
+        then followed by its cancel or refunds (`follow_up`), or its hold's capture or cancel."""
         result = LoadResult()
         started = time.monotonic()
+        manual = 0
         async with self.client() as client:
             tasks = []
             for index in range(count):
                 delay = started + index / per_second - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                card = pick_card(rng)
-                amount = rng.randint(100, 1_000_000)
-                follow_up = draw_follow_up(rng, card, amount)
-                planned = CreatedPayment(index, "", card, 0, amount, follow_up)
+                planned = draw_payment(rng, index, manual)
+                manual += planned.hold is not None
                 tasks.append(asyncio.create_task(self._pay(client, planned, result)))
                 on_created(index + 1)
             await asyncio.gather(*tasks)
@@ -112,6 +128,9 @@ class Merchant:
     ) -> None:
         created = await self._create(client, planned, result)
         if created is None:
+            return
+        if created.hold is not None:
+            await self._hold(client, created, created.hold, result)
             return
         follow_up = created.follow_up
         if follow_up.action in CANCELS:
@@ -131,15 +150,15 @@ class Merchant:
             "reference": f"chaos-{self._run_id}-{index}",
             "metadata": {"chaosIndex": index},
         }
+        if planned.hold is not None:
+            body["captureMethod"] = "manual"
         try:
             payment_id, requests = await self._post(client, "/payments", body, f"payment-{index}")
         except PaymentRefused as refused:
             result.refused.append(f"payment #{index} ({card}): {refused}")
             return None
         result.retried_requests += requests - 1
-        created = CreatedPayment(
-            index, payment_id, card, requests, planned.amount, planned.follow_up
-        )
+        created = replace(planned, payment_id=payment_id, requests=requests)
         result.created.append(created)
         return created
 
@@ -154,6 +173,43 @@ class Merchant:
         result.follow_ups.cancels.append(
             CancelAttempt(payment.payment_id, racing, cancel_answer(answer))
         )
+
+    async def _hold(
+        self,
+        client: httpx.AsyncClient,
+        payment: CreatedPayment,
+        plan: HoldPlan,
+        result: LoadResult,
+    ) -> None:
+        """Once the payment is authorized: its capture, cancel, both at once, or nothing."""
+        status = await self._final_status(client, payment.payment_id, until=(AUTHORIZED, *TERMINAL))
+        if status != AUTHORIZED:
+            result.holds.append(HoldAttempt(payment.payment_id, plan, never_authorized=status))
+            return
+        await asyncio.sleep(plan.delay_seconds)
+        requests = await asyncio.gather(
+            *(self._hold_request(client, payment, plan, kind, result) for kind in plan.requests)
+        )
+        result.holds.append(HoldAttempt(payment.payment_id, plan, tuple(requests)))
+
+    async def _hold_request(
+        self,
+        client: httpx.AsyncClient,
+        payment: CreatedPayment,
+        plan: HoldPlan,
+        kind: HoldRequestKind,
+        result: LoadResult,
+    ) -> HoldRequest:
+        amount = plan.capture_amount if kind is HoldRequestKind.CAPTURE else None
+        body = {} if amount is None else {"amount": amount}
+        path = f"/payments/{payment.payment_id}/{kind.value}"
+        key = f"{kind.value}-{payment.index}"
+        answer = await self._final_answer(
+            client, path, body, key, request_seconds=HOLD_REQUEST_TIMEOUT_SECONDS
+        )
+        if isinstance(answer, Answer):
+            result.retried_requests += answer.requests - 1
+        return hold_request(kind, amount, answer)
 
     async def _refund(
         self, client: httpx.AsyncClient, payment: CreatedPayment, result: LoadResult
@@ -181,8 +237,11 @@ class Merchant:
         for number, amount in enumerate(amounts):
             await one(number, amount)
 
-    async def _final_status(self, client: httpx.AsyncClient, payment_id: str) -> str:
-        """The payment's status once final, polled through faults ("unknown" if never)."""
+    async def _final_status(
+        self, client: httpx.AsyncClient, payment_id: str, until: tuple[str, ...] = TERMINAL
+    ) -> str:
+        """The payment's status once final (or in `until`), polled through faults ("unknown"
+        if never)."""
         deadline = time.monotonic() + FINAL_WAIT_SECONDS
         status = "unknown"
         while time.monotonic() < deadline:
@@ -190,7 +249,7 @@ class Merchant:
                 response = await client.get(f"/payments/{payment_id}")
                 if response.status_code == 200:
                     status = str(response.json()["data"]["status"])
-                    if status in TERMINAL:
+                    if status in until:
                         return status
             except (httpx.TransportError, ValueError, KeyError):
                 pass
@@ -211,26 +270,47 @@ class Merchant:
         return str(data["id"]), answer.requests
 
     async def _final_answer(
-        self, client: httpx.AsyncClient, path: str, body: Mapping[str, object], key: str
+        self,
+        client: httpx.AsyncClient,
+        path: str,
+        body: Mapping[str, object],
+        key: str,
+        request_seconds: float = REQUEST_TIMEOUT_SECONDS,
     ) -> Answer | str:
         """The API's first final answer to a POST, or why none came within the deadline."""
         headers = {"Idempotency-Key": f"chaos-{self._run_id}-{key}"}
         deadline = time.monotonic() + CREATE_DEADLINE_SECONDS
-        requests = 0
+        retried: list[str] = []
         last = "no answer"
         while time.monotonic() < deadline:
-            requests += 1
             try:
-                response = await client.post(path, json=body, headers=headers)
+                response = await client.post(
+                    path, json=body, headers=headers, timeout=request_seconds
+                )
             except httpx.TransportError as error:
                 last = f"{type(error).__name__}"
+                retried.append(last)
             else:
-                answer = Answer(response.status_code, _json(response), requests)
+                answer = Answer(response.status_code, _json(response), len(retried) + 1)
                 if _final(answer):
-                    return answer
+                    return replace(answer, retried=tuple(retried))
                 last = f"{response.status_code} {response.text[:200]}"
+                retried.append(f"{response.status_code} {answer.error_code}")
             await asyncio.sleep(RETRY_PAUSE_SECONDS)
         return f"not answered within {CREATE_DEADLINE_SECONDS:.0f} s: {last}"
+
+
+def draw_payment(rng: random.Random, index: int, manual: int) -> CreatedPayment:
+    """The `index`-th payment's card, amount and what follows it, `manual` manual ones drawn
+    before it; in creation order, from the run's seed (reproducible)."""
+    if rng.random() < MANUAL_SHARE:
+        card = pick_card(rng, HOLDING_SCENARIOS)
+        amount = rng.randint(100, 1_000_000)
+        hold = draw_hold_plan(rng, manual, amount)
+        return CreatedPayment(index, "", card, 0, amount, hold=hold)
+    card = pick_card(rng, SCENARIOS)
+    amount = rng.randint(100, 1_000_000)
+    return CreatedPayment(index, "", card, 0, amount, draw_follow_up(rng, card, amount))
 
 
 def _json(response: httpx.Response) -> dict[str, object]:

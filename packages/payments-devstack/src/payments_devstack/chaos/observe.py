@@ -116,26 +116,36 @@ def _dead_letter(queue: str, message: Any) -> DeadLetter:
     )
 
 
+# A capture the gateway made that we have not recorded yet (its answer on the way back); a
+# manual payment stays `authorized` until its capture is recorded and it completes.
 UNRECORDED_CAPTURE = """
     SELECT l.payment_id FROM sandbox_ledger l JOIN payments p ON p.id::text = l.payment_id
-    WHERE l.operation = 'capture' AND l.outcome = 'approved' AND p.status = 'processing'
+    WHERE l.operation = 'capture' AND l.outcome = 'approved'
+      AND p.status IN ('processing', 'authorized')
       AND p.processing_step IS DISTINCT FROM 'captured'
     LIMIT 1
 """
-CAPTURE_POLL_SECONDS = 0.01
+# A capture or cancel of a hold the API committed and is waiting for the workflow to carry out
+# (the Workflow Update); an expiry is the workflow's own decision.
+HOLD_DECISION_IN_FLIGHT = """
+    SELECT id::text FROM payments
+    WHERE status = 'authorized' AND hold_decision IN ('capture', 'cancel')
+    LIMIT 1
+"""
+WATCH_POLL_SECONDS = 0.01
 
 
-async def unrecorded_capture(database_url: str, within_seconds: float) -> str | None:
-    """A payment the gateway captured whose capture we have not recorded yet, as soon as one
-    appears (one connection, polled every 10 ms); None if none does in time."""
+async def first_found(database_url: str, sql: str, within_seconds: float) -> str | None:
+    """The first value `sql` finds, as soon as it finds one (one connection, polled every
+    10 ms); None if nothing turns up in time."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url), timeout=CONNECT_TIMEOUT_SECONDS)
     try:
         async with asyncio.timeout(within_seconds):
             while True:
-                payment_id = await connection.fetchval(UNRECORDED_CAPTURE)
-                if payment_id is not None:
-                    return str(payment_id)
-                await asyncio.sleep(CAPTURE_POLL_SECONDS)
+                found = await connection.fetchval(sql)
+                if found is not None:
+                    return str(found)
+                await asyncio.sleep(WATCH_POLL_SECONDS)
     except TimeoutError:
         return None
     finally:

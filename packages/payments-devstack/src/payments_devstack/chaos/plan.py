@@ -7,8 +7,14 @@ from dataclasses import dataclass
 # payment.initiated dead-lettered or held by a killed processor, found again by the sweeper
 # (SWEEPER_PENDING_AFTER_SECONDS + SWEEPER_INTERVAL_SECONDS = 20 s), or its workflow waiting for
 # Temporal or PostgreSQL to come back and for an activity on a killed worker to time out
-# (at most ~30 s). 60 + 20 + 30 = 110, rounded up.
+# (at most ~30 s). 60 + 20 + 30 = 110, rounded up. A manual payment is decided by the merchant
+# or its expiry within AUTHORIZATION_TTL_SECONDS (below: 30 s) of its creation, and carried out
+# like an automatic one (a decision the workflow missed waits for the reconciler's wake,
+# RECONCILE_AFTER_SECONDS + RECONCILE_INTERVAL_SECONDS = 35 s): 30 + 35 + 30 also fits.
 TERMINAL_BOUND_SECONDS = 120.0
+# How long after its expiry a hold may still be `authorized` or be released: the expiry is a
+# durable timer, so only a fault delays it, by at most the ~30 s one outage costs; doubled.
+HOLD_RELEASE_MARGIN_SECONDS = 60.0
 
 # What chaos lowers so that recovery fits in a run; anything exported in the shell wins.
 SERVICE_SETTINGS: dict[str, str] = {
@@ -29,6 +35,8 @@ SERVICE_SETTINGS: dict[str, str] = {
     # the refund pending, and the reconciler settles it within the bound.
     "RECONCILE_AFTER_SECONDS": "30",
     "RECONCILE_INTERVAL_SECONDS": "5",
+    # Manual payments left to expire (holds.py) are released during the run, not in 7 days.
+    "AUTHORIZATION_TTL_SECONDS": "30",
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
 }
@@ -48,6 +56,9 @@ class ChaosPlan:
     dead_seconds: float = 2.0
     # How long the merchant's receiver is down in a flap.
     flap_seconds: float = 20.0
+    # How long Temporal stays away under a hold's capture or cancel: longer than its client's own
+    # retries (10 s), so the API's Workflow Update fails and it answers 503 hold_decision_pending.
+    decision_outage_seconds: float = 12.0
     bound_seconds: float = TERMINAL_BOUND_SECONDS
     # After every payment is final: how long webhooks may take to reach the receiver.
     delivery_grace_seconds: float = 240.0

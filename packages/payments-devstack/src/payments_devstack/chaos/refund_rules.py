@@ -12,6 +12,7 @@ from typing import Any
 
 from payments_devstack.chaos.evidence import Evidence, Invariant, approved
 from payments_devstack.chaos.follow_up import CANCELLED, REFUSED, Action
+from payments_devstack.chaos.holds import HoldRequestKind
 
 REFUND_KEY_SUFFIX = "-refund"
 # What may answer the loser of two concurrent refunds that together exceed the amount: the
@@ -179,6 +180,13 @@ def cancels_honoured(evidence: Evidence, notes: list[str], **context: Any) -> In
                 rule.violations.append(f"{cancel.payment_id}: cancel refused, yet cancelled")
         else:
             rule.violations.append(f"{cancel.payment_id}: cancel {cancel.answer}")
+    # A manual payment's hold cancelled by the merchant (hold_rules checks those answers).
+    won |= {
+        attempt.payment_id
+        for attempt in evidence.load.holds
+        for request in attempt.requests
+        if request.kind is HoldRequestKind.CANCEL and request.won
+    }
     for pid, payment in evidence.payments.items():
         if payment["status"] == "cancelled" and pid not in won:
             rule.violations.append(f"{pid}: cancelled, but no cancel of the merchant's won")

@@ -166,7 +166,7 @@ def _drive(
     progress("test cards registered; payments and faults start")
     rounds = 0
     while rounds == 0 or (plan.repeat_faults and merchant.is_alive()):
-        for fault in injector.faults():
+        for fault in injector.faults(rounds):
             _watch(injector, progress, plan.gap_seconds)
             progress(f"fault: {fault.name}")
             took = injector.inject(fault)
@@ -205,6 +205,12 @@ def _drive(
     for payment_id in injector.log.killed_after_capture:
         status = evidence.payments.get(payment_id, {}).get("status")
         findings.notes.append(f"worker killed after the gateway captured {payment_id}: {status}")
+    for payment_id in injector.log.restarted_under_decision:
+        payment = evidence.payments.get(payment_id, {})
+        findings.notes.append(
+            f"Temporal restarted while the {payment.get('hold_decision')} of {payment_id} "
+            f"waited for its workflow: {payment.get('status')}"
+        )
     return findings
 
 
