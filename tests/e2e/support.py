@@ -422,10 +422,12 @@ async def running_pipeline(
     *,
     with_worker: bool = True,
     serve_over_tcp: bool = False,
+    api_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[Pipeline]:
     """API + processor (+ the in-process worker unless `with_worker=False`), on a fresh bus and
     a task queue of their own; torn down in reverse order. With `serve_over_tcp` the API also
-    listens on a free port (for a browser), which the worker's challenge URLs point at."""
+    listens on a free port (for a browser), which the worker's challenge URLs point at.
+    `api_overrides` are API settings of the test's own (shorter request deadlines, say)."""
     await asyncio.to_thread(moto_server.reset)
     settings = api_settings(
         database_url,
@@ -433,6 +435,7 @@ async def running_pipeline(
         aws_endpoint_url=moto_server.endpoint_url,
         temporal_address=temporal_address,
         outbox_poll_seconds=0.5,
+        **(api_overrides or {}),
     )
     aws = AwsContext.from_settings(settings)
     resources = await provision(aws)

@@ -3,9 +3,19 @@
 reached; a capture and a cancel racing each other have one winner."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
-from tests.e2e.support import SUCCEEDING_CARDS, Merchant, Pipeline
+import pytest
+
+from payments_devstack.moto_server import MotoServer
+from tests.e2e.support import (
+    SUCCEEDING_CARDS,
+    Merchant,
+    Pipeline,
+    Sessions,
+    running_pipeline,
+)
 
 AMOUNT = 10_000
 
@@ -115,3 +125,65 @@ async def test_a_capture_racing_a_cancel_has_one_winner(pipeline: Pipeline) -> N
         operations = [operation for operation, _ in await pipeline.ledger(payment["id"])]
         # Never both: the hold was either captured or voided.
         assert operations in (["authorize", "capture"], ["authorize", "void"])
+
+
+# The API waits two thirds of its request deadline for the workflow's answer: about 3 s here.
+SHORT_DEADLINES = {
+    "request_timeout_seconds": 4.5,
+    "database_statement_timeout_seconds": 3.0,
+    "database_lock_timeout_seconds": 2.0,
+    "idempotency_takeover_seconds": 9.0,
+}
+
+
+@pytest.fixture
+async def impatient_pipeline(
+    database_url: str, moto_server: MotoServer, temporal_address: str, e2e_sessions: Sessions
+) -> AsyncIterator[Pipeline]:
+    async with running_pipeline(
+        database_url, moto_server, temporal_address, e2e_sessions, api_overrides=SHORT_DEADLINES
+    ) as running:
+        yield running
+
+
+async def test_a_capture_no_worker_carries_out_answers_503_and_a_retry_completes_it(
+    impatient_pipeline: Pipeline,
+) -> None:
+    """The decision is committed before the workflow is asked: with nobody to carry it out the
+    API answers 503 hold_decision_pending (released, not stored on the key), the payment stays
+    authorized with its decision, a cancel now loses, and the same request retried once a
+    worker is back answers completed."""
+    pipeline = impatient_pipeline
+    merchant = await pipeline.onboard()
+    payment = await _authorized(pipeline, merchant)
+    await pipeline.stop_worker()
+    headers = {**merchant.headers, "Idempotency-Key": f"capture-{payment['id']}"}
+    path = f"/payments/{payment['id']}/capture"
+
+    pending = await pipeline.api.post(path, json={"amount": 2_500}, headers=headers)
+
+    assert pending.status_code == 503, pending.text
+    assert pending.json()["error"]["code"] == "hold_decision_pending"
+    waiting = await pipeline.get_payment(merchant, payment["id"])
+    assert (waiting["status"], waiting["amountCaptured"]) == ("authorized", 0)
+    late_cancel = await pipeline.api.post(
+        f"/payments/{payment['id']}/cancel", headers=merchant.headers
+    )
+    assert late_cancel.status_code == 409, late_cancel.text
+
+    await pipeline.start_worker()
+    # As a merchant would: retry while 503. The new worker gets the workflow once its task has
+    # left the stopped worker's sticky queue (Temporal's 5 s), so the first retries may wait.
+    for _ in range(8):
+        retried = await pipeline.api.post(path, json={"amount": 2_500}, headers=headers)
+        if retried.status_code != 503:
+            break
+    assert retried.status_code == 200, retried.text
+    assert (retried.json()["data"]["status"], retried.json()["data"]["amountCaptured"]) == (
+        "completed",
+        2_500,
+    )
+    assert await pipeline.ledger(payment["id"]) == [
+        ("authorize", "approved"),
+        ("capture", "approved"),
+    ]
