@@ -23,6 +23,11 @@ from tests.api.webhook_support import PUBLIC_URL
 CARD = "4000000000000002"
 BAD_LUHN = "4000000000000003"
 CVC = "9876"
+CONNECTOR_CREDENTIALS = {
+    "secretKey": "sk_test_" + "LogScanStripeKey" * 2,
+    "webhookSecret": "whsec_" + "LogScanStripeHook" * 2,
+}
+CONNECTOR_LIVE_KEY = "sk_live_" + "LogScanLiveKey" * 2
 
 
 @pytest.mark.slow
@@ -86,6 +91,16 @@ def test_secrets_do_not_appear_in_the_api_log(database_url: str, tmp_path: Path)
             json={"amount": 5000, "currency": "NGN", "paymentMethodId": method["id"]},
             headers={**headers, "X-Correlation-Id": "logs-test-correlation"},
         ).json()["data"]
+        connector = httpx.post(
+            f"{base}/connectors",
+            json={"type": "stripe", "credentials": CONNECTOR_CREDENTIALS},
+            headers=headers,
+        )
+        assert connector.status_code == 201, connector.text
+        refused = {"secretKey": CONNECTOR_LIVE_KEY}  # a live key with a test API key: 400
+        httpx.post(
+            f"{base}/connectors", json={"type": "stripe", "credentials": refused}, headers=headers
+        )
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -98,6 +113,16 @@ def test_secrets_do_not_appear_in_the_api_log(database_url: str, tmp_path: Path)
     about_payment = [line for line in lines if line.get("payment_id") == payment["id"]]
     assert {line["event"] for line in about_payment} == {"payment.status_changed", "api.request"}
     assert {line["correlation_id"] for line in about_payment} == {"logs-test-correlation"}
-    for secret in (CARD, BAD_LUHN, CVC, api_key, issued, api_key[:-1] + "x", *webhook_secrets):
+    connector_secrets = (*CONNECTOR_CREDENTIALS.values(), CONNECTOR_LIVE_KEY)
+    for secret in (
+        CARD,
+        BAD_LUHN,
+        CVC,
+        api_key,
+        issued,
+        api_key[:-1] + "x",
+        *webhook_secrets,
+        *connector_secrets,
+    ):
         assert secret not in logged
         assert secret.removeprefix("whsec_") not in logged

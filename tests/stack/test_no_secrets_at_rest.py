@@ -101,10 +101,25 @@ def run_payments(stack: DevStack) -> dict[str, list[str]]:
         assert revoked.status_code == 200, revoked.text
         assert api.get("/merchants/me", headers={"X-API-Key": issued["apiKey"]}).status_code == 401
         assert api.get("/merchants/me", headers=headers).status_code == 200
+
+        connector_credentials = {
+            "secretKey": "sk_test_" + "AtRestStripeKey" * 2,
+            "webhookSecret": "whsec_" + "AtRestStripeHook" * 2,
+        }
+        connector = api.post(
+            "/connectors",
+            json={"type": "stripe", "credentials": connector_credentials},
+            headers=headers,
+        )
+        assert connector.status_code == 201, connector.text
     return {
         "card number": list(CARDS),
         "API key": [api_key, issued["apiKey"]],
         "webhook secret": secrets + [secret.removeprefix("whsec_") for secret in secrets],
+        "connector credential": [
+            *connector_credentials.values(),
+            connector_credentials["webhookSecret"].removeprefix("whsec_"),
+        ],
     }
 
 

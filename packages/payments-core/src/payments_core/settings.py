@@ -188,6 +188,8 @@ class ProcessorSettings(TemporalSettings):
 class ApiSettings(PublicUrlSettings, RequestBoundsSettings, WebhookUrlSettings, CoreSettings):
     """The API process: operator auth, rate limits, CORS, currencies."""
 
+    # Seals merchants' connector credentials at rest (AES-256-GCM); empty: the webhook key.
+    connector_encryption_key: str | None = None
     # A manual payment's hold is released this long after creation (CONTRACT.md: 7 days; 31 at
     # most, about the longest a card network lets an authorization stand).
     authorization_ttl_seconds: int = Field(default=7 * 86_400, ge=1, le=31 * 86_400)
@@ -214,6 +216,16 @@ class ApiSettings(PublicUrlSettings, RequestBoundsSettings, WebhookUrlSettings, 
     # the cancel itself is decided in PostgreSQL either way.
     temporal_address: str | None = None
     temporal_namespace: str = "default"
+
+    @field_validator("connector_encryption_key")
+    @classmethod
+    def _connector_key_is_thirty_two_bytes(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from payments_core.webhooks.secret_box import decode_key
+
+        decode_key(value)  # raises ValueError with a message that never quotes the key
+        return value
 
     @field_validator("cors_origins", "supported_currencies", mode="before")
     @classmethod

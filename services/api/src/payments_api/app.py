@@ -19,6 +19,7 @@ from payments_api.openapi import install_openapi
 from payments_api.request_limits import RequestLimits
 from payments_api.routes import (
     challenges,
+    connectors,
     events,
     health,
     merchants,
@@ -72,6 +73,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         rate_limiter=rate_limiter,
         signals=WorkflowSignals(settings.temporal_address, settings.temporal_namespace),
         secret_box=SecretBox(settings.webhook_encryption_key),
+        connector_box=SecretBox(
+            settings.connector_encryption_key or settings.webhook_encryption_key
+        ),
     )
 
     @asynccontextmanager
@@ -93,6 +97,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     install_error_handlers(app)
     modules = (
         health,
+        connectors,
         merchants,
         payment_methods,
         payments,

@@ -22,5 +22,7 @@ class ApiState:
     signals: WorkflowSignals
     # Seals webhook secrets at rest (WEBHOOK_ENCRYPTION_KEY); opened only by the sender.
     secret_box: SecretBox
+    # Seals connector credentials at rest (CONNECTOR_ENCRYPTION_KEY, else the webhook key).
+    connector_box: SecretBox
     # Readiness probe of the event bus; None when SNS publishing is switched off.
     sns_check: Callable[[], Awaitable[None]] | None = None

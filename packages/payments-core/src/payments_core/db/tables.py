@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from payments_core.api_keys.models import ApiKey
+from payments_core.connectors.models import Connector
 from payments_core.gateway.models import SandboxAttempt, SandboxCard, SandboxLedgerEntry
 from payments_core.idempotency.models import IdempotencyRecord
 from payments_core.merchants.models import Merchant
@@ -17,6 +18,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "ApiKey",
+    "Connector",
     "IdempotencyRecord",
     "Merchant",
     "OutboxMessage",

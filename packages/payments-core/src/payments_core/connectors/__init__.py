@@ -1,0 +1,1 @@
+"""A merchant's own processor accounts (CONTRACT.md §1, "Connectors")."""
