@@ -34,6 +34,7 @@ from tests.worker.support import (
     ledger,
     payment_events,
     payment_row,
+    refund_row,
     result_of,
     start_payment,
     wait_for_status,
@@ -95,7 +96,7 @@ async def test_a_manual_payment_waits_authorized_then_captures_part_of_the_hold(
     with pytest.raises(InvalidRequest, match="4000 that remains refundable"):
         await create_refund(sessions, merchant_id, payment_id, 4_001)
     refund_id = await create_refund(sessions, merchant_id, payment_id)
-    assert refund_id
+    assert (await refund_row(sessions, refund_id)).amount == 4_000
 
 
 async def test_cancelling_an_authorized_payment_voids_its_hold(

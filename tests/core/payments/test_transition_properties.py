@@ -250,6 +250,8 @@ def test_random_operations_keep_the_payment_legal(
         if step == PaymentStep.CAPTURED:
             assert status != PaymentStatus.FAILED, "a captured payment failed"
         ever_completed = ever_completed or status == PaymentStatus.COMPLETED
+        # The challenge's link (its token in clear) exists only while the challenge is open.
+        assert (payment.next_action is not None) == (status == PaymentStatus.REQUIRES_ACTION)
         # Only manual payments wait at authorized; a hold's first decision is the only one.
         if status == PaymentStatus.AUTHORIZED:
             assert capture_method is CaptureMethod.MANUAL

@@ -12,6 +12,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CURRENCIES = ("NGN", "USD", "EUR", "GBP", "KES", "GHS", "ZAR")
+# CONTRACT.md's defaults, also what the library's callers get when they pass no setting.
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:3001"
+DEFAULT_AUTHENTICATION_TIMEOUT_SECONDS = 900
+DEFAULT_AUTHORIZATION_TTL_SECONDS = 7 * 86_400
 
 
 class ServiceSettings(BaseSettings):
@@ -144,7 +148,7 @@ class PublicUrlSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
     public_base_url: str = Field(
-        default="http://127.0.0.1:3001", description="the API as browsers reach it"
+        default=DEFAULT_PUBLIC_BASE_URL, description="the API as browsers reach it"
     )
 
     @field_validator("public_base_url")
@@ -159,7 +163,9 @@ class WorkerSettings(PublicUrlSettings, TemporalSettings, CoreSettings):
     sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
     # How long a customer has to answer a 3-D Secure challenge before the payment fails with
     # authentication_timeout (CONTRACT.md: 900 s).
-    authentication_timeout_seconds: int = Field(default=900, ge=1, le=86_400)
+    authentication_timeout_seconds: int = Field(
+        default=DEFAULT_AUTHENTICATION_TIMEOUT_SECONDS, ge=1, le=86_400
+    )
     # The sandbox's simulated "never answers" card waits this long; the connector gives up first.
     gateway_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     # A payment still pending this long after creation is driven again by the sweeper.
@@ -192,7 +198,9 @@ class ApiSettings(PublicUrlSettings, RequestBoundsSettings, WebhookUrlSettings, 
     connector_encryption_key: str | None = None
     # A manual payment's hold is released this long after creation (CONTRACT.md: 7 days; 31 at
     # most, about the longest a card network lets an authorization stand).
-    authorization_ttl_seconds: int = Field(default=7 * 86_400, ge=1, le=31 * 86_400)
+    authorization_ttl_seconds: int = Field(
+        default=DEFAULT_AUTHORIZATION_TTL_SECONDS, ge=1, le=31 * 86_400
+    )
     admin_api_token: str = Field(min_length=16)
     api_host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces
     api_port: int = Field(default=3001, ge=1, le=65535)

@@ -35,6 +35,10 @@ from payments_core.payments.models import Payment
 from payments_core.payments.status import HoldDecision, PaymentStatus, PaymentStep
 from payments_core.refunds import service as refunds
 from payments_core.refunds.models import Refund
+from payments_core.settings import (
+    DEFAULT_AUTHENTICATION_TIMEOUT_SECONDS,
+    DEFAULT_PUBLIC_BASE_URL,
+)
 from payments_worker.database_outage import through_database_outages
 from payments_worker.errors import activity_errors
 from payments_worker.payloads import (
@@ -65,8 +69,7 @@ from payments_worker.payloads import (
 log = structlog.get_logger()
 
 DEFAULT_GATEWAY_CALL_TIMEOUT = timedelta(seconds=5)
-DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:3001"
-DEFAULT_AUTHENTICATION_TIMEOUT = timedelta(seconds=900)
+DEFAULT_AUTHENTICATION_TIMEOUT = timedelta(seconds=DEFAULT_AUTHENTICATION_TIMEOUT_SECONDS)
 
 
 def authorize_key(payment_id: str) -> str:

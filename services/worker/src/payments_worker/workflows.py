@@ -261,12 +261,11 @@ class PaymentProcessingWorkflow:
             raise ApplicationError(
                 f"payment {payment_id}: a hold never captured was refused a void"
             )
-        self._step = FAILING
+        self._step = RELEASING
         status = await self._bookkeeping(PaymentActivities.release, ReleaseInput(payment_id))
-        outcome = self._ended(status)
-        if status == PaymentStatus.FAILED:
-            return PaymentOutcome(status, AUTHORIZATION_EXPIRED)
-        return outcome
+        self._ended(status)
+        reason = AUTHORIZATION_EXPIRED if status == PaymentStatus.FAILED else None
+        return PaymentOutcome(status, reason)
 
     async def _capture(
         self, capture: CaptureInput, retry: RetryPolicy = policies.CAPTURE_RETRY

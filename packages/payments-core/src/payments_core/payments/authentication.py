@@ -9,17 +9,16 @@ or the timeout's, wins; every later one is refused.
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from payments_core.db.columns import utcnow
 from payments_core.events.envelope import EventType
-from payments_core.payments.metrics import count_payment
 from payments_core.payments.models import Payment
 from payments_core.payments.status import AuthenticationOutcome, PaymentStatus, PaymentStep
-from payments_core.payments.transitions import emit, enter_step, fail, lock, move
+from payments_core.payments.transitions import enter, enter_step, fail_locked, lock
 
 CHALLENGE_PATH = "/api/v1/sandbox/challenges/"
 AUTHENTICATION_FAILED = "authentication_failed"
@@ -63,9 +62,7 @@ async def require(
             "returnUrl": payment.return_url,
         },
     }
-    move(payment, PaymentStatus.REQUIRES_ACTION)
-    emit(session, payment, EventType.PAYMENT_REQUIRES_ACTION)
-    count_payment(session, payment)
+    enter(session, payment, PaymentStatus.REQUIRES_ACTION, EventType.PAYMENT_REQUIRES_ACTION)
     return payment
 
 
@@ -74,13 +71,13 @@ async def find_by_token(session: AsyncSession, token: str) -> Payment | None:
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-def is_open(payment: Payment, now: datetime | None = None) -> bool:
+def is_open(payment: Payment) -> bool:
     """Whether the challenge still takes an answer."""
     return (
         payment.status == PaymentStatus.REQUIRES_ACTION
         and payment.authentication_outcome is None
         and payment.authentication_expires_at is not None
-        and payment.authentication_expires_at > (now or utcnow())
+        and payment.authentication_expires_at > utcnow()
     )
 
 
@@ -97,13 +94,10 @@ async def answer(
     if not is_open(payment):
         return None
     payment.authentication_outcome = outcome.value
-    payment.next_action = None
     if outcome is AuthenticationOutcome.APPROVED:
-        move(payment, PaymentStatus.PROCESSING)
-        emit(session, payment, EventType.PAYMENT_PROCESSING)
-        count_payment(session, payment)
+        enter(session, payment, PaymentStatus.PROCESSING, EventType.PAYMENT_PROCESSING)
         return payment
-    return await fail(session, payment.id, AUTHENTICATION_FAILED)
+    return fail_locked(session, payment, AUTHENTICATION_FAILED)
 
 
 async def settle(session: AsyncSession, payment_id: uuid.UUID, *, timed_out: bool) -> Payment:
@@ -115,6 +109,5 @@ async def settle(session: AsyncSession, payment_id: uuid.UUID, *, timed_out: boo
     )
     if waiting and timed_out:
         payment.authentication_outcome = AuthenticationOutcome.TIMED_OUT.value
-        payment.next_action = None
-        return await fail(session, payment.id, AUTHENTICATION_TIMEOUT)
+        return fail_locked(session, payment, AUTHENTICATION_TIMEOUT)
     return payment

@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, StrictInt
+from pydantic import AfterValidator, Field
 
 from payments_core.metadata import validate_metadata
-from payments_core.money import MAX_AMOUNT_MINOR_UNITS
+from payments_core.money import Amount
 from payments_core.payments.models import Payment
 from payments_core.payments.status import CaptureMethod, PaymentStatus
 from payments_core.schemas import RequestModel, ResponseModel, Timestamp
@@ -35,9 +35,7 @@ ReturnUrl = Annotated[
 
 
 class PaymentCreate(RequestModel):
-    amount: StrictInt = Field(
-        gt=0, le=MAX_AMOUNT_MINOR_UNITS, description="minor units (kobo, cents)", examples=[100000]
-    )
+    amount: Amount = Field(description="minor units (kobo, cents)", examples=[100000])
     currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", examples=["NGN"])
     payment_method_id: uuid.UUID
     reference: str | None = Field(
@@ -56,11 +54,8 @@ class PaymentCreate(RequestModel):
 
 
 class PaymentCapture(RequestModel):
-    amount: StrictInt | None = Field(
-        default=None,
-        gt=0,
-        le=MAX_AMOUNT_MINOR_UNITS,
-        description="minor units, at most the authorized amount; absent = all of it",
+    amount: Amount | None = Field(
+        default=None, description="minor units, at most the authorized amount; absent = all of it"
     )
 
 
@@ -113,9 +108,7 @@ class PaymentOut(ResponseModel):
             capture_method=payment.capture_method,
             amount_captured=payment.amount_captured,
             authorization_expires_at=payment.authorization_expires_at,
-            next_action=(
-                payment.next_action if payment.status == PaymentStatus.REQUIRES_ACTION else None
-            ),
+            next_action=payment.next_action,
             created_at=payment.created_at,
             updated_at=payment.updated_at,
             completed_at=payment.completed_at,

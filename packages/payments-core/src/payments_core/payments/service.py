@@ -23,10 +23,11 @@ from payments_core.payments.models import Payment
 from payments_core.payments.references import new_reference
 from payments_core.payments.schemas import PaymentCreate, PaymentOut
 from payments_core.payments.status import CaptureMethod, PaymentStatus
+from payments_core.settings import DEFAULT_AUTHORIZATION_TTL_SECONDS
 
 MERCHANT_REFERENCE_CONSTRAINT = "uq_payments_merchant_reference"
 # CONTRACT.md: a hold not captured within 7 days (AUTHORIZATION_TTL_SECONDS) is released.
-DEFAULT_AUTHORIZATION_TTL = timedelta(days=7)
+DEFAULT_AUTHORIZATION_TTL = timedelta(seconds=DEFAULT_AUTHORIZATION_TTL_SECONDS)
 
 
 async def create_on_connection(

@@ -72,8 +72,21 @@ def move(payment: Payment, target: PaymentStatus) -> None:
             f"payment {payment.id} is {current.value} and cannot become {target.value}",
             code="payment_invalid_state",
         )
+    if current == PaymentStatus.REQUIRES_ACTION:
+        # However the challenge ended (answered, timed out, cancelled, failed), its link, the
+        # token in clear, goes: only the hash stays.
+        payment.next_action = None
     payment.status = target.value
     payment.updated_at = datetime.now(UTC)
+
+
+def enter(
+    session: AsyncSession, payment: Payment, target: PaymentStatus, event_type: EventType
+) -> None:
+    """`move` a locked payment to `target`, with its event and its count."""
+    move(payment, target)
+    emit(session, payment, event_type)
+    count_payment(session, payment)
 
 
 async def start_processing(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
@@ -81,9 +94,7 @@ async def start_processing(session: AsyncSession, payment_id: uuid.UUID) -> Paym
     the caller inspects: a cancelled or already finished payment is left alone."""
     payment = await lock(session, payment_id)
     if payment.status == PaymentStatus.PENDING:
-        move(payment, PaymentStatus.PROCESSING)
-        emit(session, payment, EventType.PAYMENT_PROCESSING)
-        count_payment(session, payment)
+        enter(session, payment, PaymentStatus.PROCESSING, EventType.PAYMENT_PROCESSING)
     return payment
 
 
@@ -121,9 +132,7 @@ async def record_authorization(
     )
     manual = payment.capture_method == CaptureMethod.MANUAL
     if manual and payment.status == PaymentStatus.PROCESSING:
-        move(payment, PaymentStatus.AUTHORIZED)
-        emit(session, payment, EventType.PAYMENT_AUTHORIZED)
-        count_payment(session, payment)
+        enter(session, payment, PaymentStatus.AUTHORIZED, EventType.PAYMENT_AUTHORIZED)
     return payment
 
 
@@ -173,7 +182,11 @@ async def complete(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
 
 async def fail(session: AsyncSession, payment_id: uuid.UUID, failure_reason: str) -> Payment:
     """Not final → failed with the contract's failureReason (emits payment.failed)."""
-    payment = await lock(session, payment_id)
+    return fail_locked(session, await lock(session, payment_id), failure_reason)
+
+
+def fail_locked(session: AsyncSession, payment: Payment, failure_reason: str) -> Payment:
+    """`fail` on a payment the caller has already locked in this transaction."""
     if payment.status == PaymentStatus.FAILED:
         return payment
     if payment.processing_step == PaymentStep.CAPTURED:
@@ -193,9 +206,9 @@ async def cancel(
 ) -> Payment:
     """Cancel before any charge was attempted (emits payment.cancelled); 409 once it was.
 
-    An `authorized` payment is not cancelled here but decided (holds.decide): it is returned
+    An `authorized` payment is not cancelled here but decided (`decide_hold`): it is returned
     still `authorized`, with hold_decision `cancel`, and its workflow voids the hold, then
-    cancels it. The caller tells the workflow (holds.py)."""
+    `release`s it as cancelled. The caller tells the workflow (the API's hold_decided update)."""
     payment = await lock(session, payment_id, merchant_id)
     if payment.status == PaymentStatus.CANCELLED:
         return payment
@@ -207,9 +220,7 @@ async def cancel(
             + (f" (step {payment.processing_step})" if payment.processing_step else ""),
             code="payment_not_cancellable",
         )
-    move(payment, PaymentStatus.CANCELLED)
-    emit(session, payment, EventType.PAYMENT_CANCELLED)
-    count_payment(session, payment)
+    enter(session, payment, PaymentStatus.CANCELLED, EventType.PAYMENT_CANCELLED)
     return payment
 
 
@@ -264,8 +275,6 @@ async def release(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
             code="payment_invalid_state",
         )
     if payment.hold_decision == HoldDecision.CANCEL:
-        move(payment, PaymentStatus.CANCELLED)
-        emit(session, payment, EventType.PAYMENT_CANCELLED)
-        count_payment(session, payment)
+        enter(session, payment, PaymentStatus.CANCELLED, EventType.PAYMENT_CANCELLED)
         return payment
-    return await fail(session, payment_id, AUTHORIZATION_EXPIRED)
+    return fail_locked(session, payment, AUTHORIZATION_EXPIRED)

@@ -2,18 +2,16 @@
 
 import uuid
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
-from payments_core.money import MAX_AMOUNT_MINOR_UNITS
+from payments_core.money import Amount
 from payments_core.refunds.models import Refund
 from payments_core.schemas import RequestModel, ResponseModel, Timestamp
 
 
 class RefundCreate(RequestModel):
-    amount: StrictInt | None = Field(
+    amount: Amount | None = Field(
         default=None,
-        gt=0,
-        le=MAX_AMOUNT_MINOR_UNITS,
         description="minor units; absent means everything that remains refundable",
         examples=[25000],
     )

@@ -1,6 +1,5 @@
 """Payments of the calling merchant."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -155,7 +154,7 @@ async def cancel_payment(
     async def work() -> tuple[int, dict[str, Any]]:
         payment = await transitions.cancel(session, parsed_id, principal.id)
         if payment.status == PaymentStatus.AUTHORIZED:  # a hold: its workflow voids it
-            payment = await _carry_out(session, state, principal.id, payment)
+            payment = await _carry_out(session, state, payment)
         return 200, success(PaymentOut.of(payment).to_json(), "Payment cancelled successfully")
 
     response = await run_idempotent(request, state, session, principal.id, idempotency_key, work)
@@ -186,7 +185,7 @@ async def capture_payment(
     async def work() -> tuple[int, dict[str, Any]]:
         payment = await transitions.lock(session, parsed_id, principal.id)
         transitions.decide_hold(payment, HoldDecision.CAPTURE, amount)
-        payment = await _carry_out(session, state, principal.id, payment)
+        payment = await _carry_out(session, state, payment)
         message = (
             "Payment captured successfully"
             if payment.status == PaymentStatus.COMPLETED
@@ -197,9 +196,7 @@ async def capture_payment(
     return await run_idempotent(request, state, session, principal.id, idempotency_key, work)
 
 
-async def _carry_out(
-    session: AsyncSession, state: ApiState, merchant_id: uuid.UUID, payment: Payment
-) -> Payment:
+async def _carry_out(session: AsyncSession, state: ApiState, payment: Payment) -> Payment:
     """Commit the decision on an authorized payment's hold, have its workflow carry it out (a
     Workflow Update) and return the payment as it ended. Without an answer in time the decision
     stands (the workflow carries it out when it next wakes) and the caller gets 503: a retry,
@@ -209,12 +206,11 @@ async def _carry_out(
     await state.signals.hold_decided(
         str(payment_id), within_seconds=state.settings.request_timeout_seconds * 2 / 3
     )
-    ended = await service.get(session, merchant_id, payment_id)
-    await session.refresh(ended)
-    if ended.status == PaymentStatus.AUTHORIZED:
+    await session.refresh(payment)  # as the workflow left it
+    if payment.status == PaymentStatus.AUTHORIZED:
         raise ServiceUnavailable(
-            f"the {ended.hold_decision} of payment {payment_id} is accepted but not carried out"
-            " yet; retry the request, or GET the payment for its outcome",
+            f"the {payment.hold_decision} of payment {payment_id} is accepted but not carried"
+            " out yet; retry the request, or GET the payment for its outcome",
             code="hold_decision_pending",
         )
-    return ended
+    return payment

@@ -85,11 +85,11 @@ class Settler:
         if capture_reference is not None:
             # What the gateway took: its record's amount, else what was decided (all of it for
             # an automatic payment).
-            taken = (capture.amount if capture else None) or payment.amount_to_capture
+            taken = (
+                (capture.amount if capture else None) or payment.amount_to_capture or payment.amount
+            )
             async with transaction(self._sessions) as session:
-                await _complete(
-                    session, payment_id, authorization, capture_reference, taken or payment.amount
-                )
+                await _complete(session, payment_id, authorization, capture_reference, taken)
             return Settled.COMPLETED, capture_reference
         reason = _refusal(authorization) or _refusal(capture) or PROCESSING_ERROR
         async with transaction(self._sessions) as session:
