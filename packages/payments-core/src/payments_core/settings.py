@@ -16,6 +16,7 @@ DEFAULT_CURRENCIES = ("NGN", "USD", "EUR", "GBP", "KES", "GHS", "ZAR")
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:3001"
 DEFAULT_AUTHENTICATION_TIMEOUT_SECONDS = 900
 DEFAULT_AUTHORIZATION_TTL_SECONDS = 7 * 86_400
+DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
 
 
 class ServiceSettings(BaseSettings):
@@ -159,7 +160,51 @@ class PublicUrlSettings(BaseSettings):
         return value.rstrip("/")
 
 
-class WorkerSettings(PublicUrlSettings, TemporalSettings, CoreSettings):
+class ConnectorSettings(BaseSettings):
+    """Processes that open merchants' connectors: the API (tokenizing cards, verifying notices)
+    and the worker (moving money)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # Seals merchants' connector credentials at rest (AES-256-GCM); empty: the webhook key.
+    connector_encryption_key: str | None = None
+    webhook_encryption_key: str | None = None
+    # Where Stripe connectors send their requests: Stripe's own API; tests point it at a fake.
+    stripe_api_base: str = Field(default=DEFAULT_STRIPE_API_BASE, min_length=8)
+    stripe_timeout_seconds: float = Field(default=10.0, gt=0, le=80)
+
+    @field_validator("connector_encryption_key", "webhook_encryption_key")
+    @classmethod
+    def _connector_key_is_thirty_two_bytes(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from payments_core.webhooks.secret_box import decode_key
+
+        decode_key(value)  # raises ValueError with a message that never quotes the key
+        return value
+
+    @field_validator("stripe_api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _some_connector_key(self) -> Self:
+        if not self.connector_key:
+            raise ValueError(
+                "CONNECTOR_ENCRYPTION_KEY (or WEBHOOK_ENCRYPTION_KEY, used when it is unset) "
+                "is required"
+            )
+        return self
+
+    @property
+    def connector_key(self) -> str:
+        return self.connector_encryption_key or self.webhook_encryption_key or ""
+
+
+class WorkerSettings(ConnectorSettings, PublicUrlSettings, TemporalSettings, CoreSettings):
     sandbox_latency_ms: int = Field(default=0, ge=0, le=60_000)
     # How long a customer has to answer a 3-D Secure challenge before the payment fails with
     # authentication_timeout (CONTRACT.md: 900 s).
@@ -191,11 +236,11 @@ class ProcessorSettings(TemporalSettings):
     health_port: int = Field(default=9102, ge=0, le=65535)
 
 
-class ApiSettings(PublicUrlSettings, RequestBoundsSettings, WebhookUrlSettings, CoreSettings):
+class ApiSettings(
+    PublicUrlSettings, RequestBoundsSettings, WebhookUrlSettings, CoreSettings, ConnectorSettings
+):
     """The API process: operator auth, rate limits, CORS, currencies."""
 
-    # Seals merchants' connector credentials at rest (AES-256-GCM); empty: the webhook key.
-    connector_encryption_key: str | None = None
     # A manual payment's hold is released this long after creation (CONTRACT.md: 7 days; 31 at
     # most, about the longest a card network lets an authorization stand).
     authorization_ttl_seconds: int = Field(
@@ -224,16 +269,6 @@ class ApiSettings(PublicUrlSettings, RequestBoundsSettings, WebhookUrlSettings, 
     # the cancel itself is decided in PostgreSQL either way.
     temporal_address: str | None = None
     temporal_namespace: str = "default"
-
-    @field_validator("connector_encryption_key")
-    @classmethod
-    def _connector_key_is_thirty_two_bytes(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        from payments_core.webhooks.secret_box import decode_key
-
-        decode_key(value)  # raises ValueError with a message that never quotes the key
-        return value
 
     @field_validator("cors_origins", "supported_currencies", mode="before")
     @classmethod

@@ -73,9 +73,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         rate_limiter=rate_limiter,
         signals=WorkflowSignals(settings.temporal_address, settings.temporal_namespace),
         secret_box=SecretBox(settings.webhook_encryption_key),
-        connector_box=SecretBox(
-            settings.connector_encryption_key or settings.webhook_encryption_key
-        ),
+        connector_box=SecretBox(settings.connector_key),
     )
 
     @asynccontextmanager

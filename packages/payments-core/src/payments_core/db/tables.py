@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from payments_core.api_keys.models import ApiKey
-from payments_core.connectors.models import Connector
+from payments_core.connectors.models import Connector, ConnectorNotice, ConnectorToken
 from payments_core.gateway.models import SandboxAttempt, SandboxCard, SandboxLedgerEntry
 from payments_core.idempotency.models import IdempotencyRecord
 from payments_core.merchants.models import Merchant
@@ -19,6 +19,8 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey",
     "Connector",
+    "ConnectorNotice",
+    "ConnectorToken",
     "IdempotencyRecord",
     "Merchant",
     "OutboxMessage",

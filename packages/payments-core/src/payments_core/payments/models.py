@@ -65,6 +65,11 @@ class Payment(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     merchant_id: uuid.UUID = Field(foreign_key="merchants.id", ondelete="RESTRICT")
     payment_method_id: uuid.UUID = Field(foreign_key="payment_methods.id", ondelete="RESTRICT")
+    # The merchant's connector the payment is routed to now (None: the platform's sandbox); a
+    # fallback moves it to the next one by priority.
+    connector_id: uuid.UUID | None = Field(
+        default=None, foreign_key="connectors.id", ondelete="RESTRICT"
+    )
     reference: str = Field(max_length=40, unique=True)
     merchant_reference: str | None = Field(default=None, max_length=255)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -14,8 +14,8 @@ import httpx
 
 from payments_core.gateway.errors import GatewayError, GatewayTimeout, GatewayUnavailable
 from payments_core.secret import Secret
+from payments_core.settings import DEFAULT_STRIPE_API_BASE
 
-DEFAULT_API_BASE = "https://api.stripe.com"
 # Pinned, as Stripe advises: the account's default version must not change our answers.
 API_VERSION = "2024-06-20"
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
@@ -38,7 +38,7 @@ class StripeClient:
         self,
         secret_key: Secret,
         *,
-        api_base: str = DEFAULT_API_BASE,
+        api_base: str = DEFAULT_STRIPE_API_BASE,
         timeout_seconds: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
