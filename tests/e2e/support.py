@@ -41,7 +41,13 @@ from payments_core.settings import ProcessorSettings, WorkerSettings
 from payments_devstack.moto_server import MotoServer
 from payments_processor.service import ProcessorService
 from payments_worker.worker import build_activities, build_worker
-from tests.api.support import OPERATOR, api_settings, running_client, unique_email
+from tests.api.support import (
+    OPERATOR,
+    WEBHOOK_ENCRYPTION_KEY,
+    api_settings,
+    running_client,
+    unique_email,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -102,6 +108,8 @@ class Pipeline:
     # The API's origin as a browser reaches it (running_pipeline's serve_over_tcp); the worker
     # builds challenge URLs on it. None: WorkerSettings' own default.
     public_base_url: str | None = None
+    # Where the worker's Stripe connectors send their requests (a localstripe); None: Stripe's.
+    stripe_api_base: str | None = None
     _worker_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     worker: Worker | None = None
     _received: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -114,6 +122,8 @@ class Pipeline:
         public_url: dict[str, Any] = {}
         if self.public_base_url is not None:
             public_url["public_base_url"] = self.public_base_url
+        if self.stripe_api_base is not None:
+            public_url["stripe_api_base"] = self.stripe_api_base
         settings = WorkerSettings(
             database_url=self.database_url,
             temporal_address=self.temporal_address,
@@ -121,6 +131,8 @@ class Pipeline:
             sandbox_latency_ms=0,
             gateway_timeout_seconds=ANSWER_TIMEOUT_SECONDS,
             health_port=0,
+            # The API's key: connector credentials it sealed are opened here.
+            webhook_encryption_key=WEBHOOK_ENCRYPTION_KEY,
             **public_url,
         )
         engine = create_engine(self.database_url, pool_size=10)
@@ -423,11 +435,13 @@ async def running_pipeline(
     with_worker: bool = True,
     serve_over_tcp: bool = False,
     api_overrides: dict[str, Any] | None = None,
+    stripe_api_base: str | None = None,
 ) -> AsyncIterator[Pipeline]:
     """API + processor (+ the in-process worker unless `with_worker=False`), on a fresh bus and
     a task queue of their own; torn down in reverse order. With `serve_over_tcp` the API also
     listens on a free port (for a browser), which the worker's challenge URLs point at.
-    `api_overrides` are API settings of the test's own (shorter request deadlines, say)."""
+    `api_overrides` are API settings of the test's own (shorter request deadlines, say);
+    `stripe_api_base` points both the API's and the worker's Stripe connectors at a fake."""
     await asyncio.to_thread(moto_server.reset)
     settings = api_settings(
         database_url,
@@ -435,6 +449,7 @@ async def running_pipeline(
         aws_endpoint_url=moto_server.endpoint_url,
         temporal_address=temporal_address,
         outbox_poll_seconds=0.5,
+        **({"stripe_api_base": stripe_api_base} if stripe_api_base else {}),
         **(api_overrides or {}),
     )
     aws = AwsContext.from_settings(settings)
@@ -488,6 +503,7 @@ async def running_pipeline(
             database_url=database_url,
             temporal_address=temporal_address,
             public_base_url=public_base_url,
+            stripe_api_base=stripe_api_base,
         )
         stack.push_async_callback(pipeline.stop_worker)  # first out: the worker
         if with_worker:
@@ -504,5 +520,10 @@ def worker_process_env(**overrides: str) -> dict[str, str]:
             ("TEMPORAL_", "DATABASE_", "SANDBOX_", "SWEEPER_", "HEALTH_", "GATEWAY_", "LOG_")
         )
     }
-    env.update(LOG_FORMAT="console", LOG_LEVEL="INFO", **overrides)
+    env.update(
+        LOG_FORMAT="console",
+        LOG_LEVEL="INFO",
+        WEBHOOK_ENCRYPTION_KEY=WEBHOOK_ENCRYPTION_KEY,
+        **overrides,
+    )
     return env

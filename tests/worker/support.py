@@ -11,6 +11,7 @@ from sqlmodel import col
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
+from payments_core.connectors.gateways import Gateways
 from payments_core.db.session import transaction
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.gateway.sandbox.ledger import entry_for_key, ledger_for_payment
@@ -66,7 +67,9 @@ async def card_method(
     card = {"number": number, "expMonth": 12, "expYear": 2035, "cvc": "123"}
     request = PaymentMethodCreate.model_validate({"type": "card", "card": card})
     async with transaction(sessions) as session:
-        method = await payment_methods.register(session, merchant_id, request, sandbox)
+        method = await payment_methods.register(
+            session, merchant_id, request, Gateways.sandbox_only(sandbox)
+        )
     return method.id
 
 
@@ -77,7 +80,9 @@ async def bank_transfer_method(
         {"type": "bank_transfer", "accountNumber": "0123456789", "bankCode": "058"}
     )
     async with transaction(sessions) as session:
-        method = await payment_methods.register(session, merchant_id, request, sandbox)
+        method = await payment_methods.register(
+            session, merchant_id, request, Gateways.sandbox_only(sandbox)
+        )
     return method.id
 
 

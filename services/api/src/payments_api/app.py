@@ -31,6 +31,7 @@ from payments_api.routes import (
 from payments_api.signals import WorkflowSignals
 from payments_api.state import ApiState
 from payments_api.tracing import instrument_app
+from payments_core.connectors.gateways import Gateways
 from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.metered import MeteredConnector
@@ -65,21 +66,28 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     session_factory = create_session_factory(engine)
     rate_limiter = RateLimiter(engine, settings.rate_limit_per_minute)
+    connector_box = SecretBox(settings.connector_key)
     state = ApiState(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        connector=MeteredConnector(SandboxConnector(session_factory)),
+        gateways=Gateways(
+            MeteredConnector(SandboxConnector(session_factory)),
+            connector_box,
+            stripe_api_base=settings.stripe_api_base,
+            stripe_timeout_seconds=settings.stripe_timeout_seconds,
+        ),
         rate_limiter=rate_limiter,
         signals=WorkflowSignals(settings.temporal_address, settings.temporal_namespace),
         secret_box=SecretBox(settings.webhook_encryption_key),
-        connector_box=SecretBox(settings.connector_key),
+        connector_box=connector_box,
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with background_work(state):
             yield
+        await state.gateways.aclose()
         await engine.dispose()
 
     app = FastAPI(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from payments_api.signals import WorkflowSignals
-from payments_core.gateway.connector import GatewayConnector
+from payments_core.connectors.gateways import Gateways
 from payments_core.rate_limit.service import RateLimiter
 from payments_core.settings import ApiSettings
 from payments_core.webhooks.secret_box import SecretBox
@@ -17,7 +17,8 @@ class ApiState:
     settings: ApiSettings
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
-    connector: GatewayConnector
+    # The sandbox, and merchants' connectors opened on demand (cards are tokenized at each).
+    gateways: Gateways
     rate_limiter: RateLimiter
     signals: WorkflowSignals
     # Seals webhook secrets at rest (WEBHOOK_ENCRYPTION_KEY); opened only by the sender.

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from payments_core.connectors import fallback, routing
+from payments_core.connectors.gateways import Gateways
 from payments_core.db.columns import utcnow
 from payments_core.db.session import transaction
 from payments_core.errors import InvalidState, NotFound
@@ -29,6 +31,7 @@ from payments_core.gateway.connector import (
     RefundRequest,
     VoidRequest,
 )
+from payments_core.gateway.errors import GatewayUnreachable
 from payments_core.payment_methods.models import PaymentMethod
 from payments_core.payments import authentication, transitions
 from payments_core.payments.models import Payment
@@ -43,6 +46,7 @@ from payments_worker.database_outage import through_database_outages
 from payments_worker.errors import activity_errors
 from payments_worker.payloads import (
     AUTHORIZATION_CAPTURED,
+    GATEWAY_UNREACHABLE,
     AuthenticationChallenge,
     Authorization,
     AuthorizeInput,
@@ -53,6 +57,7 @@ from payments_worker.payloads import (
     CompleteInput,
     FailInput,
     FailRefundInput,
+    FallBackInput,
     GatewayRefund,
     HoldSettlement,
     ProcessingStarted,
@@ -94,14 +99,17 @@ class PaymentActivities:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        connector: GatewayConnector,
+        gateways: Gateways | GatewayConnector,
         *,
         gateway_call_timeout: timedelta = DEFAULT_GATEWAY_CALL_TIMEOUT,
         public_base_url: str = DEFAULT_PUBLIC_BASE_URL,
         authentication_timeout: timedelta = DEFAULT_AUTHENTICATION_TIMEOUT,
     ) -> None:
         self._sessions = session_factory
-        self._gateway = connector
+        # A bare connector (tests, tools): every payment goes to it, as to the sandbox.
+        self._gateways = (
+            gateways if isinstance(gateways, Gateways) else Gateways.sandbox_only(gateways)
+        )
         self._gateway_call_timeout = gateway_call_timeout
         self._public_base_url = public_base_url
         self._authentication_timeout = authentication_timeout
@@ -113,6 +121,7 @@ class PaymentActivities:
             self.cancel,
             self.begin_authorization,
             self.authorize,
+            self.fall_back,
             self.require_authentication,
             self.settle_authentication,
             self.settle_hold,
@@ -144,6 +153,7 @@ class PaymentActivities:
             gateway_call_timeout_ms=int(self._gateway_call_timeout.total_seconds() * 1000),
             capture_method=payment.capture_method,
             authorization_expires_at=expires_at.isoformat() if expires_at else None,
+            connector_id=str(payment.connector_id) if payment.connector_id else None,
         )
 
     @activity.defn
@@ -188,21 +198,52 @@ class PaymentActivities:
 
     async def _authorize(self, request: AuthorizeInput) -> Authorization:
         with activity_errors():
-            result = await self._gateway.authorize(
-                AuthorizeRequest(
-                    idempotency_key=authorize_key(request.payment_id),
-                    payment_id=request.payment_id,
-                    amount=request.amount,
-                    currency=request.currency,
-                    token=request.token,
-                    authenticated=request.authenticated,
+            async with self._sessions() as session:
+                payment = await _payment(session, request.payment_id)
+                gateway = await self._gateways.by_id(session, payment.connector_id)
+                token = request.token
+                if payment.connector_id is not None:  # the card as that connector's vault has it
+                    token = await routing.token(
+                        session, payment.connector_id, payment.payment_method_id
+                    )
+            try:
+                result = await gateway.authorize(
+                    AuthorizeRequest(
+                        idempotency_key=authorize_key(request.payment_id),
+                        payment_id=request.payment_id,
+                        amount=request.amount,
+                        currency=request.currency,
+                        token=token,
+                        authenticated=request.authenticated,
+                    )
                 )
-            )
+            except GatewayUnreachable as error:
+                if activity.info().attempt == 1 and not request.authenticated:
+                    # Nothing under this key ever reached the connector (its transport retried
+                    # the connection): final, so the workflow falls back without a void.
+                    raise ApplicationError(
+                        error.message, type=GATEWAY_UNREACHABLE, non_retryable=True
+                    ) from error
+                raise  # an earlier attempt may have reached it: retried, then voided
             async with transaction(self._sessions) as session:
                 await transitions.record_authorization(
                     session, _id(request.payment_id), result.reference
                 )
         return Authorization(result.reference)
+
+    @activity.defn
+    async def fall_back(self, request: FallBackInput) -> str | None:
+        """Move the payment to its next connector (nothing is held at the one that failed);
+        the connector's id, or None when none is left."""
+        with activity_errors():
+            async with transaction(self._sessions) as session:
+                moved_to = await fallback.fall_back(
+                    session,
+                    _id(request.payment_id),
+                    _id(request.from_connector_id),
+                    request.reason,
+                )
+        return str(moved_to) if moved_to is not None else None
 
     @activity.defn
     async def require_authentication(
@@ -269,7 +310,8 @@ class PaymentActivities:
                 # From AUTHORIZED, or from VOIDING: a void was refused because the capture went
                 # through after all (the gateway itself refuses a capture after a void).
                 transitions.enter_step(payment, PaymentStep.CAPTURING)
-            result = await self._gateway.capture(
+                gateway = await self._gateways.by_id(session, payment.connector_id)
+            result = await gateway.capture(
                 CaptureRequest(
                     idempotency_key=capture_key(request.payment_id),
                     authorization_reference=request.authorization_reference,
@@ -302,10 +344,12 @@ class PaymentActivities:
                         non_retryable=True,
                     )
                 transitions.enter_step(payment, PaymentStep.VOIDING)
-            result = await self._gateway.void(
+                gateway = await self._gateways.by_id(session, payment.connector_id)
+            result = await gateway.void(
                 VoidRequest(
                     idempotency_key=void_key(request.payment_id),
                     authorization_idempotency_key=authorize_key(request.payment_id),
+                    authorization_reference=payment.gateway_reference,
                 )
             )
             async with transaction(self._sessions) as session:
@@ -338,12 +382,15 @@ class PaymentActivities:
                     raise NotFound(f"no refund with id {request.refund_id}", param="id")
                 payment = await session.get(Payment, refund.payment_id)
                 capture_reference = payment.capture_reference if payment is not None else None
+                gateway = await self._gateways.by_id(
+                    session, payment.connector_id if payment is not None else None
+                )
             if capture_reference is None:
                 raise InvalidState(
                     f"payment {refund.payment_id} of refund {refund.id} was never captured",
                     code="payment_not_captured",
                 )
-            result = await self._gateway.refund(
+            result = await gateway.refund(
                 RefundRequest(
                     idempotency_key=refund_key(request.refund_id),
                     capture_reference=capture_reference,
@@ -364,6 +411,13 @@ class PaymentActivities:
         with activity_errors():
             async with transaction(self._sessions) as session:
                 await refunds.fail(session, _id(request.refund_id), request.failure_reason)
+
+
+async def _payment(session: AsyncSession, payment_id: str) -> Payment:
+    payment = await session.get(Payment, _id(payment_id))
+    if payment is None:
+        raise NotFound(f"no payment with id {payment_id}", param="id")
+    return payment
 
 
 def _id(value: str) -> uuid.UUID:

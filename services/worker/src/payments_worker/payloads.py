@@ -13,6 +13,7 @@ CAPTURE_FAILED = "capture_failed"
 REFUND_FAILED = "refund_failed"
 GATEWAY_TIMEOUT = "gateway_timeout"
 GATEWAY_UNAVAILABLE = "gateway_unavailable"
+GATEWAY_UNREACHABLE = "gateway_unreachable"
 # A void refused because the authorization was captured: the money moved after all.
 AUTHORIZATION_CAPTURED = "authorization_captured"
 # Whatever else went wrong for good (a bug, a payment that vanished): the payment fails with it.
@@ -42,6 +43,9 @@ class ProcessingStarted:
     capture_method: str = "automatic"
     # A manual payment's hold lapses at this moment (ISO 8601, UTC); None for automatic ones.
     authorization_expires_at: str | None = None
+    # The merchant's connector it was routed to; None: the sandbox, which never falls back
+    # (and what histories recorded before connectors meant).
+    connector_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,15 @@ class AuthorizeInput:
     token: str | None
     # The customer passed the challenge the gateway asked for: ask the gateway again.
     authenticated: bool = False
+
+
+@dataclass(frozen=True)
+class FallBackInput:
+    payment_id: str
+    # The connector that failed before holding any money, and how (the workflow's history and
+    # the log line say both).
+    from_connector_id: str
+    reason: str
 
 
 @dataclass(frozen=True)

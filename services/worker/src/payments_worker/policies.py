@@ -53,6 +53,15 @@ RECORD_CAPTURE_RETRY = UNTIL_IT_HAPPENS
 # The undo of a hold: idempotent, and it must happen, so retried until it does.
 VOID_RETRY = UNTIL_IT_HAPPENS
 
+# Before a fallback: the void at the connector that failed, tried a few times only; if it cannot
+# be done, the payment takes the usual way (VOID_RETRY, then failed) instead of moving on.
+FALLBACK_VOID_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=2),
+    maximum_attempts=3,
+)
+
 # A refund is not time-critical; its gateway call is bounded by the connector's own timeout.
 REFUND_CALL_TIMEOUT = timedelta(seconds=30)
 REFUND_RETRY = RetryPolicy(

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 # Every table model mapped: a flush resolves foreign keys (outbox → merchants) through the
 # metadata, and the worker itself never imports some of the models they point at.
 import payments_core.db.tables  # noqa: F401
+from payments_core.connectors.gateways import Gateways
 from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.gateway.connector import GatewayConnector
@@ -29,6 +30,7 @@ from payments_core.telemetry.logging import configure_logging
 from payments_core.telemetry.temporal import temporal_metrics
 from payments_core.telemetry.tracing import WORKER_SERVICE, configure_tracing
 from payments_core.temporal.client import connect
+from payments_core.webhooks.secret_box import SecretBox
 from payments_worker import policies
 from payments_worker.activities import PaymentActivities
 from payments_worker.health import HealthServer
@@ -57,21 +59,35 @@ def build_connector(
     )
 
 
+def build_gateways(
+    settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession]
+) -> Gateways:
+    """The sandbox, and the merchants' connectors opened from their sealed credentials."""
+    return Gateways(
+        build_connector(settings, sessions),
+        SecretBox(settings.connector_key),
+        stripe_api_base=settings.stripe_api_base,
+        stripe_timeout_seconds=settings.stripe_timeout_seconds,
+    )
+
+
 def gateway_call_timeout(settings: WorkerSettings) -> timedelta:
+    # The slowest connector's own answer timeout bounds a call (the sandbox's or Stripe's).
+    answer_timeout = max(settings.gateway_timeout_seconds, settings.stripe_timeout_seconds)
     return policies.gateway_call_timeout(
         latency=timedelta(milliseconds=settings.sandbox_latency_ms),
-        answer_timeout=timedelta(seconds=settings.gateway_timeout_seconds),
+        answer_timeout=timedelta(seconds=answer_timeout),
     )
 
 
 def build_activities(
     settings: WorkerSettings,
     sessions: async_sessionmaker[AsyncSession],
-    connector: GatewayConnector | None = None,
+    gateways: Gateways | GatewayConnector | None = None,
 ) -> PaymentActivities:
     return PaymentActivities(
         sessions,
-        connector or build_connector(settings, sessions),
+        gateways or build_gateways(settings, sessions),
         gateway_call_timeout=gateway_call_timeout(settings),
         public_base_url=settings.public_base_url,
         authentication_timeout=timedelta(seconds=settings.authentication_timeout_seconds),
@@ -130,15 +146,18 @@ async def run(settings: WorkerSettings) -> int:
     health = HealthServer(settings.health_port)
     try:
         client = await connect_with_retry(settings)
-        connector = build_connector(settings, sessions)
+        gateways = build_gateways(settings, sessions)
         worker = build_worker(
             client,
             settings.temporal_task_queue,
-            build_activities(settings, sessions, connector),
+            build_activities(settings, sessions, gateways),
             max_concurrent_activities=settings.database_pool_size * 2,
         )
-        helpers = _background(settings, sessions, client, connector)
-        return await _serve(worker, helpers, health, settings)
+        helpers = _background(settings, sessions, client, gateways)
+        try:
+            return await _serve(worker, helpers, health, settings)
+        finally:
+            await gateways.aclose()
     except Exception:
         log.exception("worker.failed")
         return 1
@@ -152,7 +171,7 @@ def _background(
     settings: WorkerSettings,
     sessions: async_sessionmaker[AsyncSession],
     client: Client,
-    connector: GatewayConnector,
+    gateways: Gateways,
 ) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
     """The sweeper and the reconciler, by name: each runs for ever beside the Temporal worker."""
     if not settings.enable_temporal_workflows:
@@ -167,7 +186,7 @@ def _background(
         pending_after=timedelta(seconds=settings.sweeper_pending_after_seconds),
         interval=timedelta(seconds=settings.sweeper_interval_seconds),
     )
-    settler = Settler(sessions, connector, call_timeout=gateway_call_timeout(settings))
+    settler = Settler(sessions, gateways, call_timeout=gateway_call_timeout(settings))
     reconciler = Reconciler(
         sessions,
         settler,

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         CAPTURE_FAILED,
         GATEWAY_TIMEOUT,
         GATEWAY_UNAVAILABLE,
+        GATEWAY_UNREACHABLE,
         PROCESSING_ERROR,
         REFUND_FAILED,
         Authorization,
@@ -64,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteInput,
         FailInput,
         FailRefundInput,
+        FallBackInput,
         HoldSettlement,
         PaymentOutcome,
         ProcessingStarted,
@@ -102,6 +104,8 @@ class PaymentProcessingWorkflow:
         self._woken = False
         self._finished = False
         self._gateway_timeout = timedelta(seconds=5)
+        # The merchant's connector the payment is routed to; None: the sandbox (no fallback).
+        self._connector_id: str | None = None
 
     @workflow.signal(name=names.CANCEL_SIGNAL)
     def request_cancel(self) -> None:
@@ -146,6 +150,7 @@ class PaymentProcessingWorkflow:
         if self._cancel_requested:
             return await self._cancel(payment_id)
         self._gateway_timeout = timedelta(milliseconds=started.gateway_call_timeout_ms)
+        self._connector_id = started.connector_id
 
         authorized = await self._authorize(payment_id, started)
         if isinstance(authorized, PaymentOutcome):
@@ -204,9 +209,58 @@ class PaymentProcessingWorkflow:
                         return self._ended(status)
                     authenticated = True
                     continue
+                if declined == GATEWAY_UNREACHABLE:  # never reached: nothing is held there
+                    if await self._fall_back(payment_id, declined):
+                        authenticated = False
+                        continue
+                    return await self._fail(payment_id, GATEWAY_UNAVAILABLE)
                 if declined is not None:  # the issuer said no: nothing is held
                     return await self._fail(payment_id, declined)
-                return await self._void_and_fail(payment_id, _reason(error))
+                reason = _reason(error)
+                if await self._voided_for_fallback(payment_id) and await self._fall_back(
+                    payment_id, reason
+                ):
+                    authenticated = False
+                    continue
+                return await self._void_and_fail(payment_id, reason)
+
+    async def _voided_for_fallback(self, payment_id: str) -> bool:
+        """Before falling back from a connector whose authorization may have reached it: void
+        under the authorization's key there, a few times; False when it could not be done (the
+        payment then takes the usual way: void until it happens, then fail). A sandbox payment
+        has nowhere to fall back to, and issues no extra command (its histories stay valid)."""
+        if self._connector_id is None:
+            return False
+        self._step = VOIDING
+        try:
+            await workflow.execute_activity_method(
+                PaymentActivities.void,
+                VoidInput(payment_id),
+                start_to_close_timeout=self._gateway_timeout,
+                retry_policy=policies.FALLBACK_VOID_RETRY,
+            )
+        except ActivityError:
+            return False
+        return True
+
+    async def _fall_back(self, payment_id: str, reason: str) -> bool:
+        """Move on to the merchant's next connector; False when there is none (or this is the
+        sandbox). The activity's input and result in this workflow's history say which
+        connector was passed over, why, and where the payment went."""
+        if self._connector_id is None:
+            return False
+        passed_over = self._connector_id
+        self._step = AUTHORIZING
+        moved_to = await self._bookkeeping(
+            PaymentActivities.fall_back, FallBackInput(payment_id, passed_over, reason)
+        )
+        if moved_to is None:
+            return False
+        workflow.logger.warning(
+            "connector %s passed over (%s): falling back to %s", passed_over, reason, moved_to
+        )
+        self._connector_id = moved_to
+        return True
 
     async def _authenticate(self, payment_id: str) -> str:
         """requires_action until the customer answers or AUTHENTICATION_TIMEOUT_SECONDS pass;
@@ -393,4 +447,6 @@ def _reason(error: ActivityError, fallback: str = PROCESSING_ERROR) -> str:
         return GATEWAY_TIMEOUT
     if isinstance(cause, ApplicationError) and cause.type in (GATEWAY_TIMEOUT, GATEWAY_UNAVAILABLE):
         return cause.type
+    if isinstance(cause, ApplicationError) and cause.type == GATEWAY_UNREACHABLE:
+        return GATEWAY_UNAVAILABLE
     return fallback

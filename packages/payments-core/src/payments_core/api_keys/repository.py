@@ -13,11 +13,18 @@ from payments_core.db.driver import DriverConnection, fetchrow
 from payments_core.merchants.models import Merchant
 
 # Every authenticated request runs it: plain SQL on the driver connection (db/driver.py).
-_FIND_ACTIVE_KEY = """
-    SELECT k.id, k.merchant_id, k.mode
+# `routed`: the merchant has an enabled connector of the key's mode, so its payments are routed
+# (payments/service.py asks which one only then: a sandbox merchant's create stays one statement).
+ROUTED = """EXISTS (
+        SELECT FROM connectors AS c
+        WHERE c.merchant_id = k.merchant_id AND c.mode = k.mode AND c.enabled
+          AND c.deleted_at IS NULL
+    ) AS routed"""
+_FIND_ACTIVE_KEY = f"""
+    SELECT k.id, k.merchant_id, k.mode, {ROUTED}
     FROM api_keys AS k JOIN merchants AS m ON m.id = k.merchant_id
     WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND m.is_active
-"""
+"""  # noqa: S608 - constants only
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +34,7 @@ class ActiveKey:
     id: uuid.UUID
     merchant_id: uuid.UUID
     mode: str
+    routed: bool = False
 
 
 async def find_active(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Merchant] | None:
@@ -45,7 +53,9 @@ async def find_active(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Mer
 
 async def find_active_key(connection: DriverConnection, key_hash: str) -> ActiveKey | None:
     row = await fetchrow(connection, _FIND_ACTIVE_KEY, key_hash)
-    return ActiveKey(row["id"], row["merchant_id"], row["mode"]) if row is not None else None
+    if row is None:
+        return None
+    return ActiveKey(row["id"], row["merchant_id"], row["mode"], row["routed"])
 
 
 async def revoke(session: AsyncSession, merchant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:

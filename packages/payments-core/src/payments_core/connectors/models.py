@@ -49,7 +49,9 @@ class ConnectorToken(SQLModel, table=True):
     payment_method_id: uuid.UUID = Field(
         foreign_key="payment_methods.id", ondelete="CASCADE", primary_key=True
     )
-    connector_id: uuid.UUID = Field(foreign_key="connectors.id", ondelete="CASCADE", primary_key=True)
+    connector_id: uuid.UUID = Field(
+        foreign_key="connectors.id", ondelete="CASCADE", primary_key=True
+    )
     token: str = Field(max_length=100)
     created_at: datetime = created_at_field()
 
@@ -72,7 +74,9 @@ class ConnectorNotice(SQLModel, table=True):
     connector_id: uuid.UUID = Field(foreign_key="connectors.id", ondelete="CASCADE")
     event_id: str = Field(max_length=255)
     type: str = Field(max_length=100)
-    payment_id: uuid.UUID | None = Field(default=None, foreign_key="payments.id", ondelete="CASCADE")
+    payment_id: uuid.UUID | None = Field(
+        default=None, foreign_key="payments.id", ondelete="CASCADE"
+    )
     received_at: datetime = created_at_field()
     processed_at: datetime | None = optional_timestamp_field()
     outcome: str | None = Field(default=None, max_length=30)

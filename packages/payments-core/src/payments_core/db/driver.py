@@ -58,6 +58,16 @@ async def fetchrow(
         return await connection.fetchrow(statement, *args)
 
 
+async def fetch(connection: DriverConnection, statement: str, *args: Any) -> list[asyncpg.Record]:
+    """`connection.fetch`, traced like `fetchrow`."""
+    if not tracing_active() or not trace.get_current_span().get_span_context().is_valid:
+        return await connection.fetch(statement, *args)
+    with trace.get_tracer(SQL_TRACER_NAME).start_as_current_span(
+        _span_name(statement), kind=SpanKind.CLIENT, attributes=_attributes(statement)
+    ):
+        return await connection.fetch(statement, *args)
+
+
 async def execute(connection: DriverConnection, statement: str, *args: Any) -> str:
     """`connection.execute` with parameters, traced like `fetchrow`."""
     if not tracing_active() or not trace.get_current_span().get_span_context().is_valid:

@@ -11,6 +11,9 @@ from typing import Protocol
 
 from payments_core.secret import Secret
 
+# The platform's own connector: where payments go when the merchant has none of its own.
+SANDBOX = "sandbox"
+
 
 @dataclass(frozen=True, slots=True)
 class CardDetails:
@@ -60,6 +63,9 @@ class VoidRequest:
 
     idempotency_key: str
     authorization_idempotency_key: str
+    # The authorization's reference when its answer reached us; a gateway that cannot find an
+    # operation by key alone (Stripe: search is eventually consistent) uses it first.
+    authorization_reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,3 +48,10 @@ class GatewayUnavailable(GatewayError):
 
 class GatewayTimeout(GatewayUnavailable):
     code = "gateway_timeout"
+
+
+class GatewayUnreachable(GatewayUnavailable):
+    """No connection could be made (refused, no route, DNS): the request never left, so the
+    gateway did nothing under its key. Routing may fall back to the next connector at once."""
+
+    code = "gateway_unreachable"

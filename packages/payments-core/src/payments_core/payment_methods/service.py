@@ -1,24 +1,40 @@
-"""Registering payment methods: cards are checked, then tokenized by the gateway connector."""
+"""Registering payment methods: cards are checked, then tokenized by the sandbox and by each of
+the merchant's connectors (the number goes to their vaults, never to our database)."""
 
+import asyncio
 import uuid
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments_core.connectors import routing
+from payments_core.connectors.gateways import Gateways
+from payments_core.connectors.models import Connector, ConnectorToken
 from payments_core.errors import InvalidRequest, NotFound
 from payments_core.gateway.cards import is_expired, luhn_valid
-from payments_core.gateway.connector import CardDetails, GatewayConnector
+from payments_core.gateway.connector import CardDetails, TokenizedCard
+from payments_core.gateway.errors import GatewayError
 from payments_core.payment_methods import repository
 from payments_core.payment_methods.models import PaymentMethod
 from payments_core.payment_methods.schemas import CardInput, PaymentMethodCreate
 from payments_core.secret import Secret
+
+log = structlog.get_logger()
 
 
 async def register(
     session: AsyncSession,
     merchant_id: uuid.UUID,
     request: PaymentMethodCreate,
-    connector: GatewayConnector,
+    gateways: Gateways,
+    *,
+    mode: str = "test",
 ) -> PaymentMethod:
+    """A card is checked, vaulted by the sandbox (which always can take it), then sent to each
+    of the merchant's enabled connectors of the key's mode, whose tokens are kept: payments
+    route only to connectors holding one. A connector that refuses the card or cannot be
+    reached is left without one (a log line says so); the card is still registered."""
+    connector = gateways.sandbox
     method = PaymentMethod(
         merchant_id=merchant_id,
         type=request.type.value,
@@ -39,7 +55,38 @@ async def register(
         method.exp_year = tokenized.exp_year
     session.add(method)
     await session.flush()
+    if request.card is not None:
+        await _tokenize_at_connectors(session, method, _checked_card(request.card), gateways, mode)
     return method
+
+
+async def _tokenize_at_connectors(
+    session: AsyncSession, method: PaymentMethod, card: CardDetails, gateways: Gateways, mode: str
+) -> None:
+    connectors = await routing.routable(session, method.merchant_id, mode)
+
+    async def tokenize(connector: Connector) -> TokenizedCard | None:
+        try:
+            return await (await gateways.of(connector)).tokenize(card)
+        except (GatewayError, InvalidRequest) as error:
+            log.warning(
+                "payment_method.not_tokenized",
+                payment_method_id=str(method.id),
+                connector_id=str(connector.id),
+                gateway=connector.type,
+                reason=error.code,
+            )
+            return None
+
+    tokens = await asyncio.gather(*(tokenize(connector) for connector in connectors))
+    for connector, tokenized in zip(connectors, tokens, strict=True):
+        if tokenized is not None:
+            session.add(
+                ConnectorToken(
+                    payment_method_id=method.id, connector_id=connector.id, token=tokenized.token
+                )
+            )
+    await session.flush()
 
 
 def _checked_card(card: CardInput) -> CardDetails:

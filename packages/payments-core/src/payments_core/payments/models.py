@@ -70,6 +70,11 @@ class Payment(SQLModel, table=True):
     connector_id: uuid.UUID | None = Field(
         default=None, foreign_key="connectors.id", ondelete="RESTRICT"
     )
+    # Its type (sandbox, stripe), kept with the payment so showing it needs no join.
+    connector_type: str = Field(
+        default="sandbox",
+        sa_column=Column(String(20), nullable=False, server_default=text("'sandbox'")),
+    )
     reference: str = Field(max_length=40, unique=True)
     merchant_reference: str | None = Field(default=None, max_length=255)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from payments_core.db.driver import DriverConnection, fetchrow
+from payments_core.db.driver import DriverConnection, fetch, fetchrow
 from payments_core.db.queries import paginate_newest_first
 from payments_core.events.envelope import Event
 from payments_core.idempotency.direct import ResponseToStore
@@ -38,8 +38,9 @@ _INSERT_WITH_EVENT = """
         INSERT INTO payments (id, merchant_id, payment_method_id, reference, merchant_reference,
                               amount, currency, status, description, metadata, amount_refunded,
                               created_at, updated_at, capture_method, authorization_expires_at,
-                              return_url)
-        SELECT $1, $2, method.id, $4, $5, $6, $7, $8, $9, $10::jsonb, 0, $11, $11, $22, $23, $24
+                              return_url, connector_id, connector_type)
+        SELECT $1, $2, method.id, $4, $5, $6, $7, $8, $9, $10::jsonb, 0, $11, $11, $22, $23, $24,
+               $25, $26
         FROM method
         RETURNING id
     ), event AS (
@@ -53,6 +54,39 @@ _INSERT_WITH_EVENT = """
     )
     SELECT (SELECT count(*) FROM payment) AS inserted, (SELECT held FROM held) AS claim_held
 """
+
+
+# The merchant's enabled connectors of the key's mode, in routing order, and whether each holds
+# a token of the payment method's card (CONTRACT.md: by ascending priority).
+_ROUTE_CANDIDATES = """
+    SELECT c.id, c.type, t.token IS NOT NULL AS tokenized
+    FROM connectors c
+    LEFT JOIN connector_tokens t ON t.connector_id = c.id AND t.payment_method_id = $2
+    WHERE c.merchant_id = $1 AND c.enabled AND c.deleted_at IS NULL AND c.mode = $3
+    ORDER BY c.priority, c.created_at, c.id
+"""
+_METHOD_TYPE = "SELECT type FROM payment_methods WHERE id = $2 AND merchant_id = $1"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCandidate:
+    id: uuid.UUID
+    type: str
+    tokenized: bool
+
+
+async def route_candidates(
+    connection: DriverConnection, merchant_id: uuid.UUID, method_id: uuid.UUID, mode: str
+) -> list[RouteCandidate]:
+    rows = await fetch(connection, _ROUTE_CANDIDATES, merchant_id, method_id, mode)
+    return [RouteCandidate(row["id"], row["type"], row["tokenized"]) for row in rows]
+
+
+async def method_type(
+    connection: DriverConnection, merchant_id: uuid.UUID, method_id: uuid.UUID
+) -> str | None:
+    row = await fetchrow(connection, _METHOD_TYPE, merchant_id, method_id)
+    return str(row["type"]) if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +119,7 @@ async def insert_with_event(
         event.timestamp,
         response.merchant_id, response.key, response.status_code, response.body_json,
         response.claim_token, payment.capture_method, payment.authorization_expires_at,
-        return_url,
+        return_url, payment.connector.id, payment.connector.type,
     )  # fmt: skip
     assert row is not None  # the final SELECT has no FROM: always one row
     return Inserted(payment=row["inserted"] == 1, claim_held=row["claim_held"])

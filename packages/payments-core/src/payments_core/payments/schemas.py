@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
+from payments_core.gateway.connector import SANDBOX
 from payments_core.metadata import validate_metadata
 from payments_core.money import Amount
 from payments_core.payments.models import Payment
@@ -65,6 +66,14 @@ class PaymentFilters(RequestModel):
     created_to: datetime | None = None
 
 
+class ConnectorRef(ResponseModel):
+    """Where the payment was routed: a merchant's connector, or the platform's sandbox (id
+    null)."""
+
+    id: uuid.UUID | None = None
+    type: str = SANDBOX
+
+
 class PaymentOut(ResponseModel):
     id: uuid.UUID
     merchant_id: uuid.UUID
@@ -85,6 +94,7 @@ class PaymentOut(ResponseModel):
     # {"type": "redirect_to_url", "redirectToUrl": {"url", "returnUrl"}} while the customer
     # must authenticate (requires_action), else null.
     next_action: dict[str, Any] | None = None
+    connector: ConnectorRef = ConnectorRef()
     created_at: Timestamp
     updated_at: Timestamp
     completed_at: Timestamp | None
@@ -109,6 +119,7 @@ class PaymentOut(ResponseModel):
             amount_captured=payment.amount_captured,
             authorization_expires_at=payment.authorization_expires_at,
             next_action=payment.next_action,
+            connector=ConnectorRef(id=payment.connector_id, type=payment.connector_type),
             created_at=payment.created_at,
             updated_at=payment.updated_at,
             completed_at=payment.completed_at,

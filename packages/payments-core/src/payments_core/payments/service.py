@@ -6,8 +6,10 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 import asyncpg
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments_core.connectors.routing import NOT_TOKENIZED
 from payments_core.db.after_commit import after_commit
 from payments_core.db.columns import utcnow
 from payments_core.db.driver import DriverConnection
@@ -17,13 +19,17 @@ from payments_core.idempotency.direct import ResponseToStore
 from payments_core.idempotency.service import claim_lost
 from payments_core.money import DEFAULT_CURRENCY
 from payments_core.payment_methods import repository as payment_methods
+from payments_core.payment_methods.types import PaymentMethodType
 from payments_core.payments import repository
 from payments_core.payments.metrics import payment_status_recorder
 from payments_core.payments.models import Payment
 from payments_core.payments.references import new_reference
-from payments_core.payments.schemas import PaymentCreate, PaymentOut
+from payments_core.payments.schemas import ConnectorRef, PaymentCreate, PaymentOut
 from payments_core.payments.status import CaptureMethod, PaymentStatus
 from payments_core.settings import DEFAULT_AUTHORIZATION_TTL_SECONDS
+from payments_core.telemetry.metrics import CONNECTOR_FALLBACKS
+
+log = structlog.get_logger()
 
 MERCHANT_REFERENCE_CONSTRAINT = "uq_payments_merchant_reference"
 # CONTRACT.md: a hold not captured within 7 days (AUTHORIZATION_TTL_SECONDS) is released.
@@ -39,6 +45,8 @@ async def create_on_connection(
     respond: Callable[[dict[str, Any]], ResponseToStore],
     on_commit: list[Callable[[], None]],
     authorization_ttl: timedelta = DEFAULT_AUTHORIZATION_TTL,
+    mode: str = "test",
+    routed: bool = True,
 ) -> None:
     """Write a pending payment, its `payment.initiated` event and the request's response in one
     statement. `respond` turns the payment (as the API shows it) into the response to store;
@@ -51,6 +59,9 @@ async def create_on_connection(
             param="currency",
             code="currency_not_supported",
         )
+    connector = ConnectorRef()  # the sandbox, for a merchant without connectors (no query)
+    if routed:
+        connector = await _route(connection, merchant_id, request.payment_method_id, mode)
     now = utcnow()
     payment = PaymentOut(
         id=uuid.uuid4(),
@@ -73,6 +84,7 @@ async def create_on_connection(
             now + authorization_ttl if request.capture_method is CaptureMethod.MANUAL else None
         ),
         next_action=None,
+        connector=connector,
         created_at=now,
         updated_at=now,
         completed_at=None,
@@ -128,6 +140,38 @@ async def create(
     payment = await session.get(Payment, uuid.UUID(created[0]["id"]))
     assert payment is not None
     return payment
+
+
+async def _route(
+    connection: DriverConnection, merchant_id: uuid.UUID, method_id: uuid.UUID, mode: str
+) -> ConnectorRef:
+    """The first of the merchant's connectors (of the API key's mode) holding the card
+    (connectors/routing.py); the sandbox when the merchant has none, or for an instrument that
+    is no card. A card none of them holds is refused: it would otherwise move pretend money."""
+    candidates = await repository.route_candidates(connection, merchant_id, method_id, mode)
+    for position, candidate in enumerate(candidates):
+        if candidate.tokenized:
+            for skipped in candidates[:position]:
+                log.info(
+                    "payment.connector_passed_over",
+                    connector_id=str(skipped.id),
+                    gateway=skipped.type,
+                    reason=NOT_TOKENIZED,
+                )
+                CONNECTOR_FALLBACKS.labels(skipped.type, NOT_TOKENIZED).inc()
+            return ConnectorRef(id=candidate.id, type=candidate.type)
+    if (
+        candidates
+        and await repository.method_type(connection, merchant_id, method_id)
+        == PaymentMethodType.CARD
+    ):
+        raise InvalidRequest(
+            "none of your enabled connectors holds this card (it was registered before them, "
+            "or they refused it): register the card again",
+            param="paymentMethodId",
+            code="payment_method_not_routable",
+        )
+    return ConnectorRef()
 
 
 async def _refuse_payment_method(

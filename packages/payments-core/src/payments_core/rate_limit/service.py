@@ -8,7 +8,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments_core.api_keys.repository import ActiveKey
+from payments_core.api_keys.repository import ROUTED, ActiveKey
 from payments_core.db.driver import driver_connection, fetchrow
 
 WINDOW_SECONDS = 60
@@ -22,10 +22,10 @@ _HIT = """
 # A key's lookup (the query of api_keys.repository.find_active_key) and, only when the key is
 # active, its count, in one round trip: every authenticated request needs both, and an unknown key
 # (anyone can invent one) must not cost a write, nor get a bucket of its own. No row: no such key.
-# Built from constants only, never from input.
-_FIND_KEY_AND_HIT = """
+# Built from constants only, never from input (ROUTED is one).
+_FIND_KEY_AND_HIT = f"""
     WITH found AS (
-        SELECT k.id, k.merchant_id, k.mode
+        SELECT k.id, k.merchant_id, k.mode, {ROUTED}
         FROM api_keys AS k JOIN merchants AS m ON m.id = k.merchant_id AND m.is_active
         WHERE k.key_hash = $3 AND k.revoked_at IS NULL
     ), hit AS (
@@ -34,8 +34,8 @@ _FIND_KEY_AND_HIT = """
         ON CONFLICT (bucket, window_start) DO UPDATE SET count = c.count + 1
         RETURNING c.count
     )
-    SELECT hit.count, found.id, found.merchant_id, found.mode FROM hit, found
-"""
+    SELECT hit.count, found.id, found.merchant_id, found.mode, found.routed FROM hit, found
+"""  # noqa: S608 - constants only
 _PURGE = text("DELETE FROM rate_limit_counters WHERE window_start < :cutoff")
 
 
@@ -84,7 +84,7 @@ class RateLimiter:
         if counted is None:
             return None
         limit, row = counted
-        return limit, ActiveKey(row["id"], row["merchant_id"], row["mode"])
+        return limit, ActiveKey(row["id"], row["merchant_id"], row["mode"], row["routed"])
 
     async def _count(
         self, statement: str, bucket: str, now: float | None, *more: object

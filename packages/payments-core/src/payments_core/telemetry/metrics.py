@@ -129,6 +129,14 @@ WEBHOOK_ATTEMPTS_IN_FLIGHT = Gauge(
 )
 
 # -- Gateway ------------------------------------------------------------------------------------
+CONNECTOR_FALLBACKS = Counter(
+    "payments_connector_fallbacks_total",
+    "Connectors passed over by routing, by the connector's gateway and why: not_tokenized (it "
+    "holds no token of the card; counted by the API) or the failure it had before any money was "
+    "held (gateway_unavailable, gateway_timeout; counted by the worker, which then falls back).",
+    ["gateway", "reason"],
+)
+
 GATEWAY_CALL_DURATION = Histogram(
     "payments_gateway_call_duration_seconds",
     "Gateway connector calls by connector, operation and outcome (success, declined, "

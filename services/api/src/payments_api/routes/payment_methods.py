@@ -31,7 +31,9 @@ async def create_payment_method(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     async def work() -> tuple[int, dict[str, Any]]:
-        method = await service.register(session, principal.id, body, state.connector)
+        method = await service.register(
+            session, principal.id, body, state.gateways, mode=principal.api_key.mode
+        )
         data = PaymentMethodOut.of(method).to_json()
         return 201, success(data, "Payment method created successfully", 201)
 

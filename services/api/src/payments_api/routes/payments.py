@@ -82,6 +82,8 @@ async def create_payment(
             respond=respond,
             on_commit=outcome.on_commit,
             authorization_ttl=timedelta(seconds=state.settings.authorization_ttl_seconds),
+            mode=principal.api_key.mode,
+            routed=principal.api_key.routed,
         )
         # Only once it exists: the request's log line names the payment it created.
         structlog.contextvars.bind_contextvars(payment_id=created[0])

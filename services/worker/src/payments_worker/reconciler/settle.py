@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from payments_core.connectors.gateways import Gateways
 from payments_core.db.session import transaction
 from payments_core.gateway.connector import (
     GatewayConnector,
@@ -54,34 +55,36 @@ class Settler:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        gateway: GatewayConnector,
+        gateways: Gateways | GatewayConnector,
         *,
         call_timeout: timedelta,
     ) -> None:
         self._sessions = sessions
-        self._gateway = gateway
+        self._gateways = (
+            gateways if isinstance(gateways, Gateways) else Gateways.sandbox_only(gateways)
+        )
         self._call_timeout = call_timeout.total_seconds()
 
     async def payment(self, payment_id: uuid.UUID) -> tuple[Settled, str | None]:
         """(what became of it, the failure reason or capture reference)."""
         async with self._sessions() as session:
             payment = await session.get(Payment, payment_id)
-        if payment is None or payment.status not in UNFINISHED:
-            return Settled.UNCHANGED, None
+            if payment is None or payment.status not in UNFINISHED:
+                return Settled.UNCHANGED, None
+            gateway = await self._gateways.by_id(session, payment.connector_id)
         key = str(payment_id)
         capture: GatewayRecord | None = None
         capture_reference = payment.capture_reference
         if payment.processing_step != PaymentStep.CAPTURED or capture_reference is None:
-            capture = await self._call(self._gateway.lookup(capture_key(key)))
+            capture = await self._call(gateway.lookup(capture_key(key)))
             capture_reference = _approved(capture)
         if capture_reference is None:
+            void = VoidRequest(void_key(key), authorize_key(key), payment.gateway_reference)
             try:
-                await self._call(self._gateway.void(VoidRequest(void_key(key), authorize_key(key))))
+                await self._call(gateway.void(void))
             except VoidRefused:  # captured meanwhile: the money moved
-                capture_reference = _approved(
-                    await self._call(self._gateway.lookup(capture_key(key)))
-                )
-        authorization = await self._call(self._gateway.lookup(authorize_key(key)))
+                capture_reference = _approved(await self._call(gateway.lookup(capture_key(key))))
+        authorization = await self._call(gateway.lookup(authorize_key(key)))
         if capture_reference is not None:
             # What the gateway took: its record's amount, else what was decided (all of it for
             # an automatic payment).
@@ -100,15 +103,16 @@ class Settler:
         async with self._sessions() as session:
             refund = await session.get(Refund, refund_id)
             payment = await session.get(Payment, refund.payment_id) if refund else None
-        if refund is None or payment is None or refund.status != RefundStatus.PENDING:
-            return Settled.UNCHANGED, None
+            if refund is None or payment is None or refund.status != RefundStatus.PENDING:
+                return Settled.UNCHANGED, None
+            gateway = await self._gateways.by_id(session, payment.connector_id)
         key = refund_key(str(refund_id))
-        record = await self._call(self._gateway.lookup(key))
+        record = await self._call(gateway.lookup(key))
         if record is None and payment.capture_reference is not None:
             # Never reached the gateway: make the refund the merchant asked for, once (by key).
             request = RefundRequest(key, payment.capture_reference, refund.amount, refund.currency)
             try:
-                result = await self._call(self._gateway.refund(request))
+                result = await self._call(gateway.refund(request))
             except GatewayError as error:
                 if error.retryable:
                     return Settled.UNKNOWN, error.code

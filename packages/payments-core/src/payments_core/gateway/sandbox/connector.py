@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_core.gateway.connector import (
+    SANDBOX,
     AuthorizeRequest,
     CaptureRequest,
     CardDetails,
@@ -32,7 +33,7 @@ T = TypeVar("T")
 
 
 class SandboxConnector:
-    name = "sandbox"
+    name = SANDBOX
 
     def __init__(
         self,

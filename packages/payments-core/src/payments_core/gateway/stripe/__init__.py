@@ -1,5 +1,6 @@
-"""Stripe as a gateway connector, through its PaymentIntents API (issue 15, first slice)."""
+"""Stripe as a gateway connector, through its PaymentIntents API."""
 
+from payments_core.gateway.stripe.client import StripeClient
 from payments_core.gateway.stripe.connector import StripeConnector
 
-__all__ = ["StripeConnector"]
+__all__ = ["StripeClient", "StripeConnector"]

@@ -12,13 +12,20 @@ from typing import Any
 
 import httpx
 
-from payments_core.gateway.errors import GatewayError, GatewayTimeout, GatewayUnavailable
+from payments_core.gateway.errors import (
+    GatewayError,
+    GatewayTimeout,
+    GatewayUnavailable,
+    GatewayUnreachable,
+)
 from payments_core.secret import Secret
 from payments_core.settings import DEFAULT_STRIPE_API_BASE
 
 # Pinned, as Stripe advises: the account's default version must not change our answers.
 API_VERSION = "2024-06-20"
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+# httpx's transport retries a failed connection (never a sent request) this many times.
+CONNECT_RETRIES = 2
 
 
 class StripeError(GatewayError):
@@ -47,7 +54,7 @@ class StripeClient:
             auth=(secret_key.reveal(), ""),
             headers={"Stripe-Version": API_VERSION},
             timeout=timeout_seconds,
-            transport=transport,
+            transport=transport or httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES),
         )
 
     async def aclose(self) -> None:
@@ -65,6 +72,9 @@ class StripeClient:
     async def _send(self, method: str, path: str, **request: Any) -> dict[str, Any]:
         try:
             response = await self._http.request(method, path, **request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            # Never sent (the transport already retried the connection twice).
+            raise GatewayUnreachable(f"Stripe unreachable: {type(error).__name__}") from error
         except httpx.TimeoutException as error:
             raise GatewayTimeout(f"Stripe did not answer {method} {path} in time") from error
         except httpx.TransportError as error:

@@ -7,7 +7,7 @@ hold and the capture stay two steps as with the sandbox; the PaymentIntent carri
 id and the authorization's idempotency key in its metadata, which is how a void or a lookup
 finds it when the authorization's answer was lost (Stripe's search API).
 
-Not wired into payments yet: per-merchant connectors and routing come next (issue 15).
+A merchant's connector (payments_core/connectors) opens one per set of credentials.
 """
 
 import uuid
@@ -122,7 +122,12 @@ class StripeConnector:
         return GatewayResult(str(intent["id"]))
 
     async def void(self, request: VoidRequest) -> VoidResult:
-        intent = await self._intent_by_key(request.authorization_idempotency_key)
+        if request.authorization_reference is not None:
+            intent: dict[str, Any] | None = await self._stripe.get(
+                f"/v1/payment_intents/{request.authorization_reference}"
+            )
+        else:
+            intent = await self._intent_by_key(request.authorization_idempotency_key)
         if intent is None:
             return VoidResult(None)  # nothing was created under the key: nothing is held
         status = intent.get("status")

@@ -6,6 +6,7 @@ Create Date: 2026-12-07
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,7 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _now() -> sa.Column[sa.DateTime]:
+def _now() -> "sa.Column[Any]":
     return sa.Column(
         "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
@@ -24,6 +25,12 @@ def _now() -> sa.Column[sa.DateTime]:
 
 def upgrade() -> None:
     op.add_column("payments", sa.Column("connector_id", sa.Uuid(), nullable=True))
+    op.add_column(
+        "payments",
+        sa.Column(
+            "connector_type", sa.String(20), server_default=sa.text("'sandbox'"), nullable=False
+        ),
+    )
     op.create_foreign_key(
         "payments_connector_id_fkey",
         "payments",
@@ -73,4 +80,5 @@ def downgrade() -> None:
     op.drop_table("connector_notices")
     op.drop_table("connector_tokens")
     op.drop_constraint("payments_connector_id_fkey", "payments", type_="foreignkey")
+    op.drop_column("payments", "connector_type")
     op.drop_column("payments", "connector_id")
