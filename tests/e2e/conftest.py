@@ -11,6 +11,9 @@ import pytest
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_devstack.moto_server import MotoServer
 from tests.e2e.support import Pipeline, Sessions, running_pipeline
+from tests.localstripe import localstripe_url
+
+__all__ = ["localstripe_url"]
 
 
 @pytest.fixture(scope="session")

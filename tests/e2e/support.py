@@ -40,7 +40,7 @@ from payments_core.gateway.sandbox.ledger import (
 from payments_core.settings import ProcessorSettings, WorkerSettings
 from payments_devstack.moto_server import MotoServer
 from payments_processor.service import ProcessorService
-from payments_worker.worker import build_activities, build_worker
+from payments_worker.worker import build_activities, build_gateways, build_worker
 from tests.api.support import (
     OPERATOR,
     WEBHOOK_ENCRYPTION_KEY,
@@ -110,6 +110,8 @@ class Pipeline:
     public_base_url: str | None = None
     # Where the worker's Stripe connectors send their requests (a localstripe); None: Stripe's.
     stripe_api_base: str | None = None
+    # Between the worker's Stripe connectors and their processor (tests' faults); None: direct.
+    stripe_transport: httpx.AsyncBaseTransport | None = None
     _worker_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     worker: Worker | None = None
     _received: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -137,7 +139,10 @@ class Pipeline:
         )
         engine = create_engine(self.database_url, pool_size=10)
         self._worker_stack.push_async_callback(engine.dispose)
-        activities = build_activities(settings, create_session_factory(engine))
+        sessions = create_session_factory(engine)
+        gateways = build_gateways(settings, sessions, transport=self.stripe_transport)
+        self._worker_stack.push_async_callback(gateways.aclose)
+        activities = build_activities(settings, sessions, gateways)
         worker = build_worker(self.temporal, self.task_queue, activities)
         # Worker's own context manager: shut down (polls ended, activities finished) on exit, so
         # no Temporal thread outlives the event loop.
@@ -436,6 +441,7 @@ async def running_pipeline(
     serve_over_tcp: bool = False,
     api_overrides: dict[str, Any] | None = None,
     stripe_api_base: str | None = None,
+    stripe_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Pipeline]:
     """API + processor (+ the in-process worker unless `with_worker=False`), on a fresh bus and
     a task queue of their own; torn down in reverse order. With `serve_over_tcp` the API also
@@ -504,6 +510,7 @@ async def running_pipeline(
             temporal_address=temporal_address,
             public_base_url=public_base_url,
             stripe_api_base=stripe_api_base,
+            stripe_transport=stripe_transport,
         )
         stack.push_async_callback(pipeline.stop_worker)  # first out: the worker
         if with_worker:

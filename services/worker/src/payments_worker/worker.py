@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -60,14 +61,19 @@ def build_connector(
 
 
 def build_gateways(
-    settings: WorkerSettings, sessions: async_sessionmaker[AsyncSession]
+    settings: WorkerSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Gateways:
-    """The sandbox, and the merchants' connectors opened from their sealed credentials."""
+    """The sandbox, and the merchants' connectors opened from their sealed credentials
+    (`transport`: tests put faults between the connectors and their processor)."""
     return Gateways(
         build_connector(settings, sessions),
         SecretBox(settings.connector_key),
         stripe_api_base=settings.stripe_api_base,
         stripe_timeout_seconds=settings.stripe_timeout_seconds,
+        transport=transport,
     )
 
 

@@ -1,0 +1,98 @@
+"""localstripe, a stateful fake of Stripe's API (PyPI; GPL-3.0), as a separate process on a
+free port: run through `uv tool run` in an environment of its own, never imported or vendored.
+Imported by the conftests that need it (`localstripe_url`, one process per test session).
+"""
+
+import base64
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from payments_core.secret import Secret
+from payments_devstack.processes import find_free_ports
+
+LOCALSTRIPE = "localstripe==1.15.10"
+START_TIMEOUT_SECONDS = 120.0  # the first run installs it into uv's cache
+TEST_KEY = Secret("sk_test_" + "l" * 24)
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is needed to run localstripe in an environment of its own")
+    (port,) = find_free_ports(1)
+    process = subprocess.Popen(
+        [uv, "tool", "run", "--from", LOCALSTRIPE, "localstripe", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "UV_NATIVE_TLS": os.environ.get("UV_NATIVE_TLS", "1")},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        try:
+            httpx.get(f"{url}/v1/payment_methods", auth=(TEST_KEY.reveal(), ""), timeout=1)
+            break
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                stderr = process.stderr.read().decode() if process.stderr else ""
+                raise RuntimeError(f"localstripe did not start: {stderr[-2000:]}") from None
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+class ProcessorFaults(httpx.AsyncBaseTransport):
+    """The transport of the worker's Stripe connectors in tests: requests go to localstripe,
+    except those of a key made `unreachable` (refused before anything is sent, as a connection to
+    a closed port is) or `declining` (its PaymentIntents answer Stripe's documented card decline,
+    which localstripe never gives). Every request is noted by key, method and path."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.unreachable: set[str] = set()
+        self.declining: set[str] = set()
+        self.requests: list[tuple[str, str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = _basic_user(request.headers.get("authorization", ""))
+        self.requests.append((key, request.method, request.url.path))
+        if key in self.unreachable:
+            raise httpx.ConnectError("connection refused (test)", request=request)
+        if key in self.declining and (request.method, request.url.path) == (
+            "POST",
+            "/v1/payment_intents",
+        ):
+            return httpx.Response(402, json=CARD_DECLINED, request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def paths_of(self, key: str) -> list[tuple[str, str]]:
+        return [(method, path) for who, method, path in self.requests if who == key]
+
+
+CARD_DECLINED = {
+    "error": {
+        "type": "card_error",
+        "code": "card_declined",
+        "decline_code": "generic_decline",
+        "message": "Your card was declined.",
+    }
+}
+
+
+def _basic_user(header: str) -> str:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    return base64.b64decode(encoded).decode().partition(":")[0]
