@@ -42,6 +42,7 @@ from payments_worker.policies import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, CAP
 from payments_worker.worker import build_worker
 from payments_worker.workflows import AUTHORIZING, PaymentProcessingWorkflow, RefundWorkflow
 from tests.worker import waiting_scenarios
+from tests.worker.fallback_scenarios import UNREACHABLE, WORKING, Routed
 from tests.worker.faults import CompletionLost, GatewayOutage
 from tests.worker.support import (
     AMOUNT,
@@ -92,6 +93,7 @@ SCENARIOS = {
     "refund_succeeded",
     "refund_failed",
     "refund_outcome_unknown",
+    "payment_fell_back",
     *waiting_scenarios.SCENARIOS,
 }
 # Recorded by earlier versions of the workflows and kept: running workflows started then must
@@ -232,6 +234,12 @@ async def test_record_histories(
         )
         return names.refund_workflow_id(refund_id)
 
+    async def fell_back() -> str:
+        # Its first connector never reached, its second completes (fallback_scenarios).
+        routed = Routed(sessions, sandbox, client)
+        payment_id, _ = await routed.payment(UNREACHABLE, WORKING)
+        return await routed.run(payment_id)
+
     recording = waiting_scenarios.Recording(sessions, sandbox, client, task_queue, merchant_id)
     lost_answer = GatewayOutage(
         sandbox, failing_captures=2 * CAPTURE_RETRY.maximum_attempts - 1, lose_first_answer=True
@@ -258,6 +266,7 @@ async def test_record_histories(
         "refund_succeeded": lambda: refund(SUCCEEDING_CARDS[0], 1_000),
         "refund_failed": lambda: refund(SUCCEEDING_CARDS[0], AMOUNT + 1),
         "refund_outcome_unknown": lambda: refund(REFUND_TIMEOUT_CARD, 1_000),
+        "payment_fell_back": fell_back,
         **{
             name: functools.partial(scenario.record, recording)
             for name, scenario in waiting_scenarios.SCENARIOS.items()
