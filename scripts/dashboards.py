@@ -241,6 +241,31 @@ PLATFORM = Dashboard(
             "ops",
         ),
         Panel(
+            "Connector fallbacks",
+            "Merchants' connectors passed over per second, by gateway and why: gateway_unreachable "
+            "or gateway_unavailable/gateway_timeout (the worker fell back to the next connector), "
+            "not_tokenized (the API routed past one holding no token of the card).",
+            (
+                Query(
+                    f"sum by (gateway, reason) ({rate('payments_connector_fallbacks_total')})",
+                    "{{gateway}} {{reason}}",
+                ),
+            ),
+            "ops",
+        ),
+        Panel(
+            "Gateway calls by connector",
+            "Calls per second by gateway (sandbox, stripe) and outcome.",
+            (
+                Query(
+                    "sum by (gateway, outcome) "
+                    f"({rate('payments_gateway_call_duration_seconds_count')})",
+                    "{{gateway}} {{outcome}}",
+                ),
+            ),
+            "ops",
+        ),
+        Panel(
             "Temporal task queue pollers",
             "Pollers of the worker's task queue by type: 0 means payments stop advancing.",
             (

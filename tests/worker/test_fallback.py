@@ -72,9 +72,7 @@ async def test_a_failing_connector_is_voided_then_passed_over(
     assert failing[-1] == ("GET", "/v1/payment_intents/search")
 
 
-async def test_with_no_connector_left_the_payment_fails(
-    routed: Routed, sessions: Sessions
-) -> None:
+async def test_with_no_connector_left_the_payment_fails(routed: Routed, sessions: Sessions) -> None:
     payment_id, (only,) = await routed.payment(UNREACHABLE)
     await routed.run(payment_id)
 

@@ -19,6 +19,7 @@ from payments_core.api_keys.service import authenticate, issue_key
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.db.session import transaction
 from payments_core.errors import AuthenticationFailed, NotFound
+from payments_core.connectors.gateways import Gateways
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.merchants import repository as merchants
 from payments_core.merchants.models import Merchant
@@ -99,7 +100,9 @@ async def _payment_method(
         if existing is not None and existing.is_active:
             return str(existing.id)
     request = PaymentMethodCreate.model_validate({"type": "card", "card": DEMO_CARD})
-    method = await register(session, merchant_id, request, SandboxConnector(factory))  # type: ignore[arg-type]
+    method = await register(
+        session, merchant_id, request, Gateways.sandbox_only(SandboxConnector(factory))
+    )
     return str(method.id)
 
 
