@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments_core.api_keys.service import authenticate, issue_key
+from payments_core.connectors.gateways import Gateways
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.db.session import transaction
 from payments_core.errors import AuthenticationFailed, NotFound
-from payments_core.connectors.gateways import Gateways
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.merchants import repository as merchants
 from payments_core.merchants.models import Merchant
