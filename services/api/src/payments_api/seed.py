@@ -13,7 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_core.api_keys.service import authenticate, issue_key
 from payments_core.connectors.gateways import Gateways
@@ -91,7 +91,10 @@ async def _merchant_and_key(
 
 
 async def _payment_method(
-    session: AsyncSession, merchant_id: uuid.UUID, previous: DemoSeed | None, factory: object
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    previous: DemoSeed | None,
+    factory: async_sessionmaker[AsyncSession],
 ) -> str:
     if previous is not None:
         existing = await payment_methods.get_owned(
