@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from payments_core.telemetry.metrics import register_once
 from payments_core.temporal import names
@@ -27,10 +26,9 @@ from payments_worker.reconciler.stale import (
     stale_payments,
     stale_refunds,
 )
+from payments_worker.reconciler.workflows import Workflow, describe, wake
 
 log = structlog.get_logger()
-
-DESCRIBE_RPC_TIMEOUT = timedelta(seconds=5)
 
 RECONCILER_REPAIRS = Counter(
     "payments_reconciler_repairs_total",
@@ -41,13 +39,6 @@ RECONCILER_REPAIRS = Counter(
     registry=None,
 )
 register_once(RECONCILER_REPAIRS)
-
-
-class Workflow:
-    RUNNING = "running"
-    NEVER_STARTED = "never_started"
-    ENDED = "ended"
-    UNKNOWN = "unknown"
 
 
 @dataclass
@@ -137,12 +128,9 @@ class Reconciler:
     async def _wake(self, kind: str, row: Stale, workflow_id: str, result: ReconcileResult) -> None:
         """A decision waits in PostgreSQL and its workflow was never told (the API's update or
         the page's signal was lost): wake it to read the decision. Harmless if it already did."""
-        try:
-            await self._client.get_workflow_handle(workflow_id).signal(
-                names.WAKE_SIGNAL, rpc_timeout=DESCRIBE_RPC_TIMEOUT
-            )
-        except Exception as error:  # ended meanwhile, or Temporal away: the next round
-            log.info("reconciler.wake_failed", workflow_id=workflow_id, error=type(error).__name__)
+        error = await wake(self._client, workflow_id)
+        if error is not None:  # ended meanwhile, or Temporal away: the next round
+            log.info("reconciler.wake_failed", workflow_id=workflow_id, error=error)
             return
         result.count("woken")
         RECONCILER_REPAIRS.labels(kind, "woken").inc()
@@ -156,16 +144,4 @@ class Reconciler:
         )
 
     async def _workflow(self, workflow_id: str) -> str:
-        try:
-            description = await self._client.get_workflow_handle(workflow_id).describe(
-                rpc_timeout=DESCRIBE_RPC_TIMEOUT
-            )
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                return Workflow.NEVER_STARTED
-            return Workflow.UNKNOWN
-        except Exception:
-            return Workflow.UNKNOWN
-        if description.status == WorkflowExecutionStatus.RUNNING:
-            return Workflow.RUNNING
-        return Workflow.ENDED
+        return await describe(self._client, workflow_id)
