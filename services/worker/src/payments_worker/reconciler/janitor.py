@@ -5,6 +5,8 @@ A row whose workflow is still running is left alone (the workflow will finish it
 writers would race); a pending one whose workflow never started is the sweeper's. When Temporal
 cannot say, the row waits for the next round. Repairs are idempotent transitions under the payment's
 row lock, so two workers' reconcilers, or a reconciler and a late activity, cannot double them.
+
+Each round also takes a batch of the processors' notices down the same path (notices.py).
 """
 
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from temporalio.client import Client
 from payments_core.telemetry.metrics import register_once
 from payments_core.temporal import names
 from payments_worker.periodic import run_every
+from payments_worker.reconciler.notices import NoticeTaker
 from payments_worker.reconciler.settle import Settled, Settler
 from payments_worker.reconciler.stale import (
     Cursor,
@@ -46,6 +49,8 @@ class ReconcileResult:
     found: int = 0
     settled: dict[str, int] = field(default_factory=dict)
     left_alone: int = 0
+    # The processor's notices taken this round, by outcome (notices.py).
+    notices: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
         self.settled[outcome] = self.settled.get(outcome, 0) + 1
@@ -69,6 +74,7 @@ class Reconciler:
         self._interval = interval
         self._batch_size = batch_size
         self._cursors: dict[str, Cursor | None] = {"payment": None, "refund": None}
+        self._notices = NoticeTaker(sessions, settler, client, batch_size=batch_size)
 
     async def run(self) -> None:
         await run_every(self._interval, self.reconcile_once, failed_event="reconciler.round_failed")
@@ -91,6 +97,7 @@ class Reconciler:
             await self._one("payment", row, names.payment_workflow_id(str(row.id)), result)
         for row in refunds:
             await self._one("refund", row, names.refund_workflow_id(str(row.id)), result)
+        result.notices = await self._notices.take_once()
         return result
 
     async def _one(self, kind: str, row: Stale, workflow_id: str, result: ReconcileResult) -> None:
