@@ -19,6 +19,7 @@ from payments_api.openapi import install_openapi
 from payments_api.request_limits import RequestLimits
 from payments_api.routes import (
     challenges,
+    connector_notices,
     connectors,
     events,
     health,
@@ -104,6 +105,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     modules = (
         health,
         connectors,
+        connector_notices,
         merchants,
         payment_methods,
         payments,

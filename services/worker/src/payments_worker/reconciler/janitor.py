@@ -5,6 +5,8 @@ A row whose workflow is still running is left alone (the workflow will finish it
 writers would race); a pending one whose workflow never started is the sweeper's. When Temporal
 cannot say, the row waits for the next round. Repairs are idempotent transitions under the payment's
 row lock, so two workers' reconcilers, or a reconciler and a late activity, cannot double them.
+
+Each round also takes a batch of the processors' notices down the same path (notices.py).
 """
 
 from dataclasses import dataclass, field
@@ -13,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from payments_core.telemetry.metrics import register_once
 from payments_core.temporal import names
 from payments_worker.periodic import run_every
+from payments_worker.reconciler.notices import NoticeTaker
 from payments_worker.reconciler.settle import Settled, Settler
 from payments_worker.reconciler.stale import (
     Cursor,
@@ -27,10 +29,9 @@ from payments_worker.reconciler.stale import (
     stale_payments,
     stale_refunds,
 )
+from payments_worker.reconciler.workflows import Workflow, describe, wake
 
 log = structlog.get_logger()
-
-DESCRIBE_RPC_TIMEOUT = timedelta(seconds=5)
 
 RECONCILER_REPAIRS = Counter(
     "payments_reconciler_repairs_total",
@@ -43,18 +44,13 @@ RECONCILER_REPAIRS = Counter(
 register_once(RECONCILER_REPAIRS)
 
 
-class Workflow:
-    RUNNING = "running"
-    NEVER_STARTED = "never_started"
-    ENDED = "ended"
-    UNKNOWN = "unknown"
-
-
 @dataclass
 class ReconcileResult:
     found: int = 0
     settled: dict[str, int] = field(default_factory=dict)
     left_alone: int = 0
+    # The processor's notices taken this round, by outcome (notices.py).
+    notices: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
         self.settled[outcome] = self.settled.get(outcome, 0) + 1
@@ -78,6 +74,7 @@ class Reconciler:
         self._interval = interval
         self._batch_size = batch_size
         self._cursors: dict[str, Cursor | None] = {"payment": None, "refund": None}
+        self._notices = NoticeTaker(sessions, settler, client, batch_size=batch_size)
 
     async def run(self) -> None:
         await run_every(self._interval, self.reconcile_once, failed_event="reconciler.round_failed")
@@ -100,6 +97,7 @@ class Reconciler:
             await self._one("payment", row, names.payment_workflow_id(str(row.id)), result)
         for row in refunds:
             await self._one("refund", row, names.refund_workflow_id(str(row.id)), result)
+        result.notices = await self._notices.take_once()
         return result
 
     async def _one(self, kind: str, row: Stale, workflow_id: str, result: ReconcileResult) -> None:
@@ -137,12 +135,9 @@ class Reconciler:
     async def _wake(self, kind: str, row: Stale, workflow_id: str, result: ReconcileResult) -> None:
         """A decision waits in PostgreSQL and its workflow was never told (the API's update or
         the page's signal was lost): wake it to read the decision. Harmless if it already did."""
-        try:
-            await self._client.get_workflow_handle(workflow_id).signal(
-                names.WAKE_SIGNAL, rpc_timeout=DESCRIBE_RPC_TIMEOUT
-            )
-        except Exception as error:  # ended meanwhile, or Temporal away: the next round
-            log.info("reconciler.wake_failed", workflow_id=workflow_id, error=type(error).__name__)
+        error = await wake(self._client, workflow_id)
+        if error is not None:  # ended meanwhile, or Temporal away: the next round
+            log.info("reconciler.wake_failed", workflow_id=workflow_id, error=error)
             return
         result.count("woken")
         RECONCILER_REPAIRS.labels(kind, "woken").inc()
@@ -156,16 +151,4 @@ class Reconciler:
         )
 
     async def _workflow(self, workflow_id: str) -> str:
-        try:
-            description = await self._client.get_workflow_handle(workflow_id).describe(
-                rpc_timeout=DESCRIBE_RPC_TIMEOUT
-            )
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                return Workflow.NEVER_STARTED
-            return Workflow.UNKNOWN
-        except Exception:
-            return Workflow.UNKNOWN
-        if description.status == WorkflowExecutionStatus.RUNNING:
-            return Workflow.RUNNING
-        return Workflow.ENDED
+        return await describe(self._client, workflow_id)
