@@ -23,6 +23,9 @@ from tests.localstripe import ProcessorFaults
 FIRST_KEY = "sk_test_" + "f" * 24
 SECOND_KEY = "sk_test_" + "s" * 24
 AMOUNT = 5_000
+# Stripe's (and localstripe's) test card that asks for 3-D Secure.
+AUTHENTICATION_CARD = "4000002500003155"
+MERCHANT_RETURN = "https://shop.example/checkout/done"
 
 
 @pytest.fixture
@@ -200,3 +203,49 @@ async def _fallbacks(pipeline: Pipeline, payment_id: str) -> list[dict[str, Any]
         if scheduled.activity_type.name == "fall_back":
             found.append(json.loads(scheduled.input.payloads[0].data))
     return found
+
+
+@pytest.mark.parametrize("approved", [True, False], ids=["approved", "declined"])
+async def test_stripe_s_3d_secure_is_the_payment_s_next_action(
+    stripe_pipeline: Pipeline, localstripe_url: str, approved: bool
+) -> None:
+    pipeline = stripe_pipeline
+    merchant = await pipeline.onboard()
+    await _connector(pipeline, merchant, FIRST_KEY, priority=0)
+    method_id = await pipeline.add_card(merchant, AUTHENTICATION_CARD)
+    created = await _pay(pipeline, merchant, method_id, returnUrl=MERCHANT_RETURN)
+    waiting = await pipeline.wait_for_payment(
+        merchant, created["id"], frozenset({"requires_action"})
+    )
+    # The customer goes to Stripe's page (here localstripe's stand-in for the issuer's).
+    redirect = waiting["nextAction"]["redirectToUrl"]
+    assert redirect["url"].startswith(f"{localstripe_url}/v1/payment_intents/pi_"), redirect
+    assert redirect["returnUrl"] == MERCHANT_RETURN
+    intent_id = waiting["gatewayReference"]
+    assert redirect["url"].startswith(f"{localstripe_url}/v1/payment_intents/{intent_id}/")
+
+    # What the issuer's page does once the customer answered (in localstripe, Stripe.js posts
+    # it with the publishable key and the PaymentIntent's client secret).
+    page = httpx.URL(redirect["url"])
+    answer = {**dict(page.params), "key": "pk_test_customer", "success": str(approved).lower()}
+    async with httpx.AsyncClient() as browser:
+        answered = await browser.post(str(page.copy_with(query=None)), data=answer)
+    assert answered.status_code == 200, answered.text
+    # Stripe sends the browser back to the return_url the PaymentIntent was confirmed with.
+    back = await pipeline.api.get(
+        f"/authentication-returns/{created['id']}", params={"payment_intent": intent_id}
+    )
+    assert back.status_code == 303, back.text
+    assert back.headers["location"] == f"{MERCHANT_RETURN}?payment_id={created['id']}"
+
+    payment = await pipeline.wait_for_payment(merchant, created["id"])
+    if approved:
+        assert (payment["status"], payment["gatewayReference"]) == ("completed", intent_id)
+        intent = await _intent(localstripe_url, FIRST_KEY, intent_id)
+        assert intent["status"] == "succeeded"
+    else:
+        assert (payment["status"], payment["failureReason"]) == (
+            "failed",
+            "authentication_failed",
+        )
+    assert payment["nextAction"] is None

@@ -14,6 +14,7 @@ from temporalio.client import Client
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_devstack.processes import find_free_port
 from payments_worker.payloads import PaymentOutcome
+from tests.api.support import WEBHOOK_ENCRYPTION_KEY
 from tests.worker.support import SUCCEEDING_CARDS, Sessions, card_payment, run_payment
 
 STARTUP_TIMEOUT_SECONDS = 30
@@ -23,9 +24,11 @@ def worker_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TEMPORAL_", "DATABASE_", "SANDBOX_", "SWEEPER_", "HEALTH_"))
+        if not key.startswith(
+            ("TEMPORAL_", "DATABASE_", "SANDBOX_", "SWEEPER_", "HEALTH_", "CONNECTOR_", "WEBHOOK_")
+        )
     }
-    env.update(LOG_FORMAT="console", **overrides)
+    env.update(LOG_FORMAT="console", WEBHOOK_ENCRYPTION_KEY=WEBHOOK_ENCRYPTION_KEY, **overrides)
     return env
 
 
@@ -43,6 +46,24 @@ def test_missing_temporal_address_exits_with_one_line(database_url: str) -> None
     assert result.stderr.strip().splitlines() == [
         "configuration error: TEMPORAL_ADDRESS is required but not set"
     ]
+
+
+def test_without_a_key_for_connector_credentials_it_exits_naming_it(database_url: str) -> None:
+    env = worker_env(DATABASE_URL=database_url, TEMPORAL_ADDRESS="127.0.0.1:1")
+    del env["WEBHOOK_ENCRYPTION_KEY"]
+    result = subprocess.run(
+        [sys.executable, "-m", "payments_worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("configuration error: ")
+    assert "CONNECTOR_ENCRYPTION_KEY" in line, line
 
 
 async def health_status(port: int) -> int | None:

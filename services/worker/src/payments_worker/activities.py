@@ -31,11 +31,20 @@ from payments_core.gateway.connector import (
     RefundRequest,
     VoidRequest,
 )
-from payments_core.gateway.errors import GatewayUnreachable
+from payments_core.gateway.errors import (
+    AuthenticationRequired,
+    GatewayDeclined,
+    GatewayUnreachable,
+)
 from payments_core.payment_methods.models import PaymentMethod
 from payments_core.payments import authentication, transitions
 from payments_core.payments.models import Payment
-from payments_core.payments.status import HoldDecision, PaymentStatus, PaymentStep
+from payments_core.payments.status import (
+    AuthenticationOutcome,
+    HoldDecision,
+    PaymentStatus,
+    PaymentStep,
+)
 from payments_core.refunds import service as refunds
 from payments_core.refunds.models import Refund
 from payments_core.settings import (
@@ -215,8 +224,19 @@ class PaymentActivities:
                         currency=request.currency,
                         token=token,
                         authenticated=request.authenticated,
+                        return_url=self._return_url(request.payment_id),
+                        reference=payment.gateway_reference if request.authenticated else None,
                     )
                 )
+            except AuthenticationRequired as error:
+                # Final for this call; the processor's page and operation go to the workflow.
+                raise ApplicationError(
+                    error.message,
+                    error.reference,
+                    error.redirect_url,
+                    type=error.code,
+                    non_retryable=True,
+                ) from error
             except GatewayUnreachable as error:
                 if activity.info().attempt == 1 and not request.authenticated:
                     # Nothing under this key ever reached the connector (its transport retried
@@ -258,6 +278,8 @@ class PaymentActivities:
                     _id(request.payment_id),
                     public_base_url=self._public_base_url,
                     answer_within=self._authentication_timeout,
+                    processor_url=request.processor_url,
+                    processor_reference=request.processor_reference,
                 )
         expires_at = payment.authentication_expires_at
         remaining = (expires_at - utcnow()) if expires_at else timedelta()
@@ -268,11 +290,48 @@ class PaymentActivities:
         """The payment's status after the wait: processing (approved), failed, cancelled, or
         still requires_action (woken with nothing answered)."""
         with activity_errors():
+            async with self._sessions() as session:
+                payment = await _payment(session, request.payment_id)
+            if authentication.hosted_by_processor(payment) and authentication.is_open(payment):
+                await self._ask_processor(payment)
             async with transaction(self._sessions) as session:
                 payment = await authentication.settle(
                     session, _id(request.payment_id), timed_out=request.timed_out
                 )
         return payment.status
+
+    async def _ask_processor(self, payment: Payment) -> None:
+        """The processor hosted the challenge: its answer is whether the authorization, asked
+        again under the same key (which moves nothing new), now holds the money."""
+        async with self._sessions() as session:
+            gateway = await self._gateways.by_id(session, payment.connector_id)
+            assert payment.connector_id is not None  # hosted_by_processor
+            token = await routing.token(session, payment.connector_id, payment.payment_method_id)
+        request = AuthorizeRequest(
+            idempotency_key=authorize_key(str(payment.id)),
+            payment_id=str(payment.id),
+            amount=payment.amount,
+            currency=payment.currency,
+            token=token,
+            authenticated=True,
+            return_url=self._return_url(str(payment.id)),
+            reference=payment.gateway_reference,
+        )
+        try:
+            await gateway.authorize(request)
+            outcome = AuthenticationOutcome.APPROVED
+        except AuthenticationRequired:
+            return  # not answered yet
+        except GatewayDeclined:
+            outcome = AuthenticationOutcome.DECLINED
+        async with transaction(self._sessions) as session:
+            locked = await transitions.lock(session, payment.id)
+            authentication.record_answer(session, locked, outcome)
+
+    def _return_url(self, payment_id: str) -> str:
+        """Where a processor's own challenge page sends the customer back (the API wakes the
+        workflow, then forwards the browser to the merchant's returnUrl)."""
+        return f"{self._public_base_url}{authentication.RETURN_PATH.format(payment_id=payment_id)}"
 
     @activity.defn
     async def settle_hold(self, request: SettleHoldInput) -> HoldSettlement:

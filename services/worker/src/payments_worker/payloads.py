@@ -103,6 +103,10 @@ class VoidInput:
 @dataclass(frozen=True)
 class RequireAuthenticationInput:
     payment_id: str
+    # A processor hosting its own challenge (Stripe's 3-D Secure page): its operation and the
+    # page the customer goes to. None for the sandbox (and in histories recorded before).
+    processor_reference: str | None = None
+    processor_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,7 @@ class PaymentProcessingWorkflow:
             except ActivityError as error:
                 declined = _final_refusal(error)
                 if declined == AUTHENTICATION_REQUIRED and not authenticated:
-                    status = await self._authenticate(payment_id)
+                    status = await self._authenticate(payment_id, _challenge(payment_id, error))
                     if status != PaymentStatus.PROCESSING:  # declined, timed out, cancelled
                         return self._ended(status)
                     authenticated = True
@@ -262,11 +262,14 @@ class PaymentProcessingWorkflow:
         self._connector_id = moved_to
         return True
 
-    async def _authenticate(self, payment_id: str) -> str:
+    async def _authenticate(
+        self, payment_id: str, challenge_input: RequireAuthenticationInput
+    ) -> str:
         """requires_action until the customer answers or AUTHENTICATION_TIMEOUT_SECONDS pass;
-        the answer is in PostgreSQL (the challenge page wrote it), a signal only wakes us."""
+        the answer is in PostgreSQL (the challenge page wrote it), or the processor's (asked by
+        settle_authentication, when its page hosted the challenge); a signal only wakes us."""
         challenge = await self._bookkeeping(
-            PaymentActivities.require_authentication, RequireAuthenticationInput(payment_id)
+            PaymentActivities.require_authentication, challenge_input
         )
         self._step = AWAITING_AUTHENTICATION
         deadline = workflow.now() + timedelta(milliseconds=challenge.remaining_ms)
@@ -429,6 +432,19 @@ class RefundWorkflow:
             retry_policy=policies.BOOKKEEPING_RETRY,
         )
         return RefundOutcome(RefundStatus.SUCCEEDED.value)
+
+
+def _challenge(payment_id: str, error: ActivityError) -> RequireAuthenticationInput:
+    """What the authorize activity said of the challenge: a processor's operation and page
+    (its ApplicationError's details), or nothing (the sandbox: the platform's own page)."""
+    cause = error.cause
+    details = list(cause.details) if isinstance(cause, ApplicationError) else []
+    reference, url = [*details, None, None][:2]
+    return RequireAuthenticationInput(
+        payment_id,
+        str(reference) if reference else None,
+        str(url) if url else None,
+    )
 
 
 def _final_refusal(error: ActivityError) -> str | None:

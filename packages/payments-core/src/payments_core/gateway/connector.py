@@ -44,6 +44,10 @@ class AuthorizeRequest:
     token: str | None
     # The customer passed the challenge the gateway asked for (AuthenticationRequired).
     authenticated: bool = False
+    # Where a processor hosting its own challenge sends the customer's browser back afterwards.
+    return_url: str | None = None
+    # Asked again once authenticated: the processor's operation its challenge named, if any.
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,20 @@ class GatewayDeclined(GatewayError):
 
 class AuthenticationRequired(GatewayError):
     """The issuer authorizes only after the customer authenticates: nothing is held. Ask again
-    with `authenticated=True` once the customer passed the challenge."""
+    with `authenticated=True` once the customer passed the challenge.
+
+    A processor that hosts the challenge itself (Stripe) names its operation (`reference`) and
+    the page it sends the customer to (`redirect_url`); the sandbox's challenge is the
+    platform's own page, so it names neither."""
 
     code = "authentication_required"
+
+    def __init__(
+        self, message: str, *, reference: str | None = None, redirect_url: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reference = reference
+        self.redirect_url = redirect_url
 
 
 class CaptureFailed(GatewayError):

@@ -21,6 +21,8 @@ from payments_core.payments.status import AuthenticationOutcome, PaymentStatus, 
 from payments_core.payments.transitions import enter, enter_step, fail_locked, lock
 
 CHALLENGE_PATH = "/api/v1/sandbox/challenges/"
+# Where a processor's own challenge page (Stripe's 3-D Secure) sends the customer's browser back.
+RETURN_PATH = "/api/v1/authentication-returns/{payment_id}"
 AUTHENTICATION_FAILED = "authentication_failed"
 AUTHENTICATION_TIMEOUT = "authentication_timeout"
 TOKEN_BYTES = 32
@@ -44,23 +46,32 @@ async def require(
     *,
     public_base_url: str,
     answer_within: timedelta,
+    processor_url: str | None = None,
+    processor_reference: str | None = None,
 ) -> Payment:
     """The gateway asked for authentication: processing → requires_action with a new challenge
-    (emits payment.requires_action). Idempotent: a retried activity keeps the first challenge."""
+    (emits payment.requires_action). Idempotent: a retried activity keeps the first challenge.
+
+    The sandbox's challenge is the platform's page, reached by a single-use token; a processor
+    hosting its own (`processor_url`, e.g. Stripe's 3-D Secure page) is sent to as it is, and
+    its answer is asked of the processor (`hosted_by_processor`), with no token of ours."""
     payment = await lock(session, payment_id)
     if payment.processing_step == PaymentStep.AUTHENTICATING:
         return payment
     enter_step(payment, PaymentStep.AUTHENTICATING)
-    token = new_token()
-    payment.authentication_token_hash = token_hash(token)
+    url = processor_url
+    payment.authentication_token_hash = None
+    if url is None:
+        token = new_token()
+        payment.authentication_token_hash = token_hash(token)
+        url = challenge_url(public_base_url, token)
+    if processor_reference is not None:
+        payment.gateway_reference = processor_reference
     payment.authentication_outcome = None
     payment.authentication_expires_at = utcnow() + answer_within
     payment.next_action = {
         "type": "redirect_to_url",
-        "redirectToUrl": {
-            "url": challenge_url(public_base_url, token),
-            "returnUrl": payment.return_url,
-        },
+        "redirectToUrl": {"url": url, "returnUrl": payment.return_url},
     }
     enter(session, payment, PaymentStatus.REQUIRES_ACTION, EventType.PAYMENT_REQUIRES_ACTION)
     return payment
@@ -90,7 +101,18 @@ async def answer(
     found = await find_by_token(session, token)
     if found is None:
         return None
-    payment = await lock(session, found.id)
+    return record_answer(session, await lock(session, found.id), outcome)
+
+
+def hosted_by_processor(payment: Payment) -> bool:
+    """Whether the open challenge is the processor's page (its answer is the processor's)."""
+    return payment.connector_id is not None and payment.authentication_token_hash is None
+
+
+def record_answer(
+    session: AsyncSession, payment: Payment, outcome: AuthenticationOutcome
+) -> Payment | None:
+    """The answer to the locked payment's challenge, if it still takes one (None otherwise)."""
     if not is_open(payment):
         return None
     payment.authentication_outcome = outcome.value

@@ -1,5 +1,6 @@
 """The sandbox's customer-authentication page (3-D Secure style), reached by the customer's
-browser through the payment's `nextAction.redirectToUrl.url`.
+browser through the payment's `nextAction.redirectToUrl.url`; and the return from a processor's
+own authentication page (`/authentication-returns/{payment_id}`).
 
 No API key: the single-use token in the URL is the credential, and it names one payment only
 (looked up by its hash), so no other merchant's payment can be reached through it. A browser
@@ -13,12 +14,13 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from payments_api import challenge_page
-from payments_api.deps import SessionDep, StateDep
+from payments_api.deps import SessionDep, StateDep, parse_id
 from payments_api.responses import error_responses
 from payments_core.errors import InvalidRequest, InvalidState, NotFound, PaymentsError
 from payments_core.merchants.models import Merchant
 from payments_core.payment_methods.models import PaymentMethod
 from payments_core.payments import authentication
+from payments_core.payments.models import Payment
 from payments_core.payments.status import AuthenticationOutcome
 
 router = APIRouter(tags=["customer authentication"])
@@ -96,6 +98,38 @@ async def answer_challenge(
     if return_url:
         return RedirectResponse(challenge_page.redirect_target(return_url, str(payment_id)), 303)
     return _html(_outcome_page(outcome, payment_id), 200, None)
+
+
+@router.get(
+    "/authentication-returns/{payment_id}",
+    summary="Where a processor's own authentication page (Stripe's 3-D Secure) sends the "
+    "customer back: wakes the payment, then 303 to its returnUrl",
+    status_code=303,
+    response_model=None,
+    responses={
+        **PAGE_RESPONSES,
+        200: _html_response("a page saying the payment is being processed (no returnUrl)"),
+        303: {"description": "To the returnUrl, with ?payment_id=<id> added"},
+    },
+)
+async def authentication_return(
+    payment_id: str, request: Request, session: SessionDep, state: StateDep
+) -> Response:
+    """No credential is needed, and none is trusted: the processor's answer is asked of the
+    processor by the workflow this wakes; the browser only learns where to go next."""
+    found = await session.get(Payment, parse_id(payment_id, "payment"))
+    if found is None or found.connector_id is None:
+        return _refusal(request, NotFound(f"no payment with id {payment_id}", param="id"), 404)
+    await state.signals.wake(str(found.id))
+    if found.return_url:
+        return RedirectResponse(
+            challenge_page.redirect_target(found.return_url, str(found.id)), 303
+        )
+    page = challenge_page.render_outcome(
+        title="Payment authenticated",
+        message=f"Thank you. Payment {found.id} is being processed; you may close this page.",
+    )
+    return _html(page, 200, None)
 
 
 def _outcome_page(outcome: AuthenticationOutcome, payment_id: uuid.UUID) -> str:

@@ -83,6 +83,11 @@ class StripeConnector:
         )
 
     async def authorize(self, request: AuthorizeRequest) -> GatewayResult:
+        if request.authenticated and request.reference is not None:
+            # After the customer's challenge: the PaymentIntent it was for, as it is now.
+            return _authorization(
+                await self._stripe.get(f"/v1/payment_intents/{request.reference}")
+            )
         form: dict[str, Any] = {
             "amount": request.amount,
             "currency": request.currency.lower(),
@@ -93,6 +98,10 @@ class StripeConnector:
                 "payment_id": request.payment_id,
                 "idempotency_key": request.idempotency_key,
             },
+            # With it, a 3-D Secure challenge comes as next_action redirect_to_url (a page of
+            # the issuer's, through Stripe), not as use_stripe_sdk (Stripe.js in the merchant's
+            # checkout, which a server-side platform cannot drive).
+            "return_url": request.return_url,
         }
         try:
             intent = await self._stripe.post(
@@ -198,7 +207,13 @@ def _authorization(intent: dict[str, Any]) -> GatewayResult:
     if status in ("requires_capture", "succeeded"):
         return GatewayResult(str(intent["id"]))
     if status == "requires_action":
-        raise AuthenticationRequired(f"PaymentIntent {intent['id']} requires authentication")
+        action = intent.get("next_action") or {}
+        redirect = action.get("redirect_to_url") or {}
+        raise AuthenticationRequired(
+            f"PaymentIntent {intent['id']} requires authentication",
+            reference=str(intent["id"]),
+            redirect_url=redirect.get("url") if action.get("type") == "redirect_to_url" else None,
+        )
     error = intent.get("last_payment_error") or {}
     raise GatewayDeclined(
         f"PaymentIntent {intent.get('id')} is {status}",
