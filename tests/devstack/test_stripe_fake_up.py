@@ -1,0 +1,121 @@
+"""`STRIPE_FAKE=1 make up` end to end, twice on the same data: localstripe answers at the URL the
+summary prints, the API and the worker are pointed at it, and the demo merchant has exactly one
+Stripe connector, the one printed, created by the first run and kept by the second."""
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from payments_core.connectors import service as connectors
+from payments_core.connectors.models import Connector
+from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.db.session import transaction
+from payments_devstack.processes import port_accepts_connections
+from tests.stack.support import DevStack, running_devstack
+
+FAKE_LINE = re.compile(r"Stripe \(fake\)\s+(http://127\.0\.0\.1:(\d+)) \(localstripe")
+CONNECTOR_LINE = re.compile(r"Stripe connector\s+([0-9a-f-]{36}) \(priority 0, enabled, (.+)\)")
+
+
+def _printed(stack: DevStack, pattern: re.Pattern[str]) -> re.Match[str]:
+    found = [match for line in stack.lines_from("devstack") if (match := pattern.search(line))]
+    assert len(found) == 1, "\n".join(stack.output[-60:])
+    return found[0]
+
+
+def _stripe_connectors(stack: DevStack) -> list[dict[str, object]]:
+    answer = httpx.get(
+        f"{stack.api_url}/connectors",
+        headers={"X-API-Key": stack.demo["api_key"]},
+        params={"limit": 100},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return [item for item in answer.json()["data"] if item["type"] == "stripe"]
+
+
+def _environment_of(module: str, api_port: int) -> dict[str, str]:
+    """The environment of this stack's `python -m <module>` (its API_PORT tells it from others')."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if module.encode() not in argv or b"-m" not in argv:
+                continue
+            pairs = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        environ = dict(p.decode(errors="replace").partition("=")[::2] for p in pairs if p)
+        if environ.get("API_PORT") == str(api_port):
+            return environ
+    raise AssertionError(f"no {module} process of the stack on API port {api_port}")
+
+
+async def _retire_stripe_connectors(database_url: str, merchant_id: uuid.UUID) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with transaction(create_session_factory(engine)) as session:
+            statement = select(Connector).where(
+                col(Connector.merchant_id) == merchant_id,
+                col(Connector.type) == "stripe",
+                col(Connector.deleted_at).is_(None),
+            )
+            for connector in (await session.execute(statement)).scalars().all():
+                await connectors.delete(session, merchant_id, connector.id)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def stack_dir(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A scratch directory for the stack; afterwards, whatever happened, the demo merchant (whom
+    other tests use on this database) has no Stripe connector left."""
+    directory = tmp_path_factory.mktemp("stripe-fake")
+    yield directory
+    state = directory / ".data" / "demo.json"
+    if state.exists():
+        merchant_id = uuid.UUID(json.loads(state.read_text())["merchant_id"])
+        # Not in the session's event loop: a thread of its own runs this one.
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            retire = _retire_stripe_connectors(database_url, merchant_id)
+            executor.submit(asyncio.run, retire).result()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(360)
+def test_stripe_fake_starts_localstripe_and_connects_the_demo_merchant_once(
+    database_url: str, stack_dir: Path
+) -> None:
+    if not Path("/proc/self/environ").exists():
+        pytest.skip("reads the services' environment from /proc (Linux)")
+    env = {"STRIPE_FAKE": "1"}
+    with running_devstack(stack_dir, database_url, env) as stack:
+        url, port = _printed(stack, FAKE_LINE).groups()
+        connector_id, how = _printed(stack, CONNECTOR_LINE).groups()
+
+        # localstripe answers there, as Stripe would.
+        customers = httpx.get(f"{url}/v1/customers", auth=("sk_test_probe", ""), timeout=5)
+        assert customers.status_code == 200
+        assert customers.json()["object"] == "list"
+        for module in ("payments_api", "payments_worker"):
+            environ = _environment_of(module, stack.ports["API_PORT"])
+            assert environ["STRIPE_API_BASE"] == url, module
+        (connector,) = _stripe_connectors(stack)
+        assert connector["id"] == connector_id
+        assert (connector["priority"], connector["enabled"], connector["mode"]) == (0, True, "test")
+        assert how == "new"
+    assert not port_accepts_connections(int(port)), "localstripe outlived the stack"
+
+    with running_devstack(stack_dir, database_url, env) as again:
+        kept_id, how = _printed(again, CONNECTOR_LINE).groups()
+        assert (kept_id, how) == (connector_id, "kept from an earlier run")
+        assert [item["id"] for item in _stripe_connectors(again)] == [connector_id]
