@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from payments_core.connectors.schemas import ConnectorCreate
+from payments_core.payment_methods.schemas import PaymentMethodCreate
 from payments_devstack import stripe_fake
 from payments_devstack.environment import Ports
 from payments_devstack.errors import DevstackError
@@ -22,6 +23,7 @@ from payments_devstack.stripe_fake import (
     LocalStripe,
     ensure_demo_connector,
     find_uv,
+    register_demo_card,
     stripe_fake_wanted,
 )
 from payments_devstack.up import Demo, StripeFake, summary_lines
@@ -51,7 +53,8 @@ def test_a_malformed_stripe_fake_is_named() -> None:
 
 
 class FakeApi:
-    """The API's /connectors as the demo merchant sees them: newest first, pages of `page_size`."""
+    """The API's /connectors as the demo merchant sees them (newest first, pages of `page_size`),
+    and its /payment-methods."""
 
     def __init__(self, connectors: list[dict[str, Any]] | None = None, page_size: int = 100):
         self.connectors = list(connectors or [])
@@ -62,6 +65,11 @@ class FakeApi:
         self.requests.append(request)
         if request.headers.get("x-api-key") != API_KEY:
             return httpx.Response(401, json={"statusCode": 401, "message": "invalid API key"})
+        if request.url.path == "/api/v1/payment-methods" and request.method == "POST":
+            method = PaymentMethodCreate.model_validate(json.loads(request.content))
+            return httpx.Response(
+                201, json={"data": {"id": str(uuid.uuid4()), "type": method.type.value}}
+            )
         assert request.url.path == "/api/v1/connectors"
         if request.method == "POST":
             body = json.loads(request.content)
@@ -82,8 +90,12 @@ class FakeApi:
         pagination = {"hasMore": more, "nextCursor": str(start + self.page_size) if more else None}
         return httpx.Response(200, json={"statusCode": 200, "data": page, "pagination": pagination})
 
-    def posts(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests if r.method == "POST"]
+    def posts(self, path: str = "/api/v1/connectors") -> list[dict[str, Any]]:
+        return [
+            json.loads(r.content)
+            for r in self.requests
+            if r.method == "POST" and r.url.path == path
+        ]
 
 
 def _ensure(api: FakeApi, key: str = API_KEY) -> DemoConnector:
@@ -140,6 +152,21 @@ def test_a_disabled_connector_is_still_kept_rather_than_doubled() -> None:
     assert (kept.id, kept.enabled, kept.created) == (disabled["id"], False, False)
 
 
+def test_a_card_is_registered_through_the_api_for_the_connector_to_vault() -> None:
+    api = FakeApi()
+    first = register_demo_card(API_URL, API_KEY, transport=httpx.MockTransport(api))
+    second = register_demo_card(API_URL, API_KEY, transport=httpx.MockTransport(api))
+
+    card = {"number": "4242424242424242", "expMonth": 12, "expYear": 2035, "cvc": "123"}
+    assert api.posts("/api/v1/payment-methods") == [{"type": "card", "card": card}] * 2
+    # A new one each run: only a card registered while this localstripe runs is surely its.
+    assert first != second
+    with pytest.raises(
+        DevstackError, match=r"^Stripe card: POST /api/v1/payment-methods answered 401"
+    ):
+        register_demo_card(API_URL, "sk_test_wrong", transport=httpx.MockTransport(api))
+
+
 def test_an_api_refusal_stops_make_up_with_one_line_naming_the_call() -> None:
     with pytest.raises(DevstackError) as raised:
         _ensure(FakeApi(), key="sk_test_wrong")
@@ -170,19 +197,26 @@ DEMO = Demo("m-1", "demo@merchant.test", API_KEY, "pm-1", "we-1")
 CONNECTOR_ID = "9a0c4a52-0d7f-4b8e-9a54-4b2d2bb1f3a1"
 
 
-def test_the_summary_names_localstripe_and_the_connector() -> None:
+def test_the_summary_names_localstripe_the_connector_and_pays_with_a_card_it_holds() -> None:
     connector = DemoConnector(CONNECTOR_ID, 0, True, "test", created=True)
-    lines = _summary(StripeFake("http://127.0.0.1:41234", connector), DEMO)
+    lines = _summary(StripeFake("http://127.0.0.1:41234", connector, "card-1"), DEMO)
 
     assert "  Stripe (fake)      http://127.0.0.1:41234 (localstripe; STRIPE_API_BASE)" in lines
     assert f"  Stripe connector   {CONNECTOR_ID} (priority 0, enabled, new)" in lines
+    assert "  Stripe card        card-1 (4242…, held by the Stripe connector)" in lines
+    # The seed's card was registered before the connector: it could not pay.
+    (body,) = [line for line in lines if "paymentMethodId" in line]
+    assert '"paymentMethodId": "card-1"' in body
     assert any("(postgres, moto, temporal, localstripe)" in line for line in lines)
     kept = DemoConnector(CONNECTOR_ID, 0, True, "test", created=False)
     assert any("kept from an earlier run" in line for line in _summary(StripeFake("u", kept), DEMO))
 
 
 def test_without_stripe_fake_the_summary_says_nothing_of_stripe() -> None:
-    assert not any("Stripe" in line or "localstripe" in line for line in _summary(None, DEMO))
+    lines = _summary(None, DEMO)
+    assert not any("Stripe" in line or "localstripe" in line for line in lines)
+    (body,) = [line for line in lines if "paymentMethodId" in line]
+    assert f'"paymentMethodId": "{DEMO.payment_method_id}"' in body
 
 
 def test_localstripe_runs_in_its_own_uv_environment_with_the_tests_pin(tmp_path: Path) -> None:

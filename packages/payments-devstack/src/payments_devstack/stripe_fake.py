@@ -4,6 +4,8 @@ localstripe (PyPI, GPL-3.0) runs as one more child process, through `uv tool run
 environment of its own: it is never imported or vendored. The API and the worker get
 `STRIPE_API_BASE` pointing at it, and once the API answers, the demo merchant gets a Stripe
 connector through the API itself (`POST /connectors`), once: a later run keeps the one it finds.
+Then a card is registered (`POST /payment-methods`), which the connector vaults: payments go only
+to connectors holding the card, and the seed's card was registered before there was one.
 
 localstripe keeps its objects in memory and in `/tmp/localstripe.pickle` (a fixed path of its
 own, shared by every localstripe on the machine), which it reloads on start.
@@ -33,6 +35,10 @@ PROGRESS_EVERY_SECONDS = 10.0
 # localstripe takes any `sk_…` key; this one only asks whether it answers.
 PROBE_KEY = "sk_test_devstack"
 CONNECTOR_PRIORITY = 0
+# Stripe's test Visa, which localstripe takes as Stripe does.
+DEMO_CARD = {"number": "4242424242424242", "expMonth": 12, "expYear": 2035, "cvc": "123"}
+# What a failing call was for, at the head of its one line.
+CONNECTOR, CARD = "Stripe connector", "Stripe card"
 _ALPHANUMERIC = string.ascii_letters + string.digits
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -159,20 +165,44 @@ def ensure_demo_connector(
             "priority": CONNECTOR_PRIORITY,
             "enabled": True,
         }
-        created = _data(_call(api, "POST", "/connectors", json=body), "POST /connectors")
+        created = _call(api, CONNECTOR, "POST", "/connectors", json=body)["data"]
         if not isinstance(created, dict):
-            raise DevstackError("Stripe connector: POST /connectors answered without a connector")
+            raise DevstackError(f"{CONNECTOR}: POST /connectors answered without a connector")
         return _connector(created, created=True)
+
+
+def register_demo_card(
+    api_url: str,
+    api_key: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    timeout: float = 30.0,
+) -> str:
+    """A card registered now, so that the merchant's connectors (Stripe's) hold it: its id.
+
+    A new one on every run, as only a card registered while localstripe runs is surely known to
+    it (localstripe's store may be gone since: a reboot empties /tmp)."""
+    with httpx.Client(
+        base_url=api_url.rstrip("/"),
+        headers={"X-API-Key": api_key},
+        timeout=timeout,
+        transport=transport,
+    ) as api:
+        body = {"type": "card", "card": DEMO_CARD}
+        created = _call(api, CARD, "POST", "/payment-methods", json=body)["data"]
+    if not isinstance(created, dict) or "id" not in created:
+        raise DevstackError(f"{CARD}: POST /payment-methods answered without a payment method")
+    return str(created["id"])
 
 
 def _all_connectors(api: httpx.Client) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     params: dict[str, str | int] = {"limit": 100}
     while True:
-        body = _call(api, "GET", "/connectors", params=params)
-        page = _data(body, "GET /connectors")
+        body = _call(api, CONNECTOR, "GET", "/connectors", params=params)
+        page = body["data"]
         if not isinstance(page, list):
-            raise DevstackError("Stripe connector: GET /connectors answered without a list")
+            raise DevstackError(f"{CONNECTOR}: GET /connectors answered without a list")
         found += [item for item in page if isinstance(item, dict)]
         cursor = (body.get("pagination") or {}).get("nextCursor")
         if not cursor:
@@ -180,12 +210,15 @@ def _all_connectors(api: httpx.Client) -> list[dict[str, Any]]:
         params = {"limit": 100, "cursor": str(cursor)}
 
 
-def _call(api: httpx.Client, method: str, path: str, **request: Any) -> dict[str, Any]:
-    what = f"{method} {api.base_url.path.rstrip('/')}{path}"
+def _call(
+    api: httpx.Client, subject: str, method: str, path: str, **request: Any
+) -> dict[str, Any]:
+    """The API's answer (an envelope with `data`); else DevstackError, one line naming the call."""
+    what = f"{subject}: {method} {api.base_url.path.rstrip('/')}{path}"
     try:
         response = api.request(method, path, **request)
     except httpx.HTTPError as error:
-        raise DevstackError(f"Stripe connector: {what} failed: {error!r}") from error
+        raise DevstackError(f"{what} failed: {error!r}") from error
     try:
         body = response.json()
     except ValueError:
@@ -193,16 +226,11 @@ def _call(api: httpx.Client, method: str, path: str, **request: Any) -> dict[str
     if not response.is_success:
         message = body.get("message") if isinstance(body, dict) else None
         raise DevstackError(
-            f"Stripe connector: {what} answered {response.status_code}"
-            + (f": {message}" if message else "")
+            f"{what} answered {response.status_code}" + (f": {message}" if message else "")
         )
-    return body if isinstance(body, dict) else {}
-
-
-def _data(body: dict[str, Any], what: str) -> Any:
-    if "data" not in body:
-        raise DevstackError(f"Stripe connector: {what} answered without data")
-    return body["data"]
+    if not isinstance(body, dict) or "data" not in body:
+        raise DevstackError(f"{what} answered without data")
+    return body
 
 
 def _connector(item: dict[str, Any], *, created: bool) -> DemoConnector:

@@ -47,6 +47,7 @@ from payments_devstack.stripe_fake import (
     LocalStripe,
     ensure_demo_connector,
     find_uv,
+    register_demo_card,
     stripe_fake_wanted,
 )
 from payments_devstack.temporal import TemporalDevServer
@@ -70,11 +71,12 @@ class Demo:
 
 @dataclass(frozen=True)
 class StripeFake:
-    """STRIPE_FAKE=1: localstripe's address, and the demo merchant's connector to it (None when
-    there is no demo merchant, or our services run elsewhere)."""
+    """STRIPE_FAKE=1: localstripe's address, the demo merchant's connector to it and a card it
+    holds (None when there is no demo merchant, or our services run elsewhere)."""
 
     url: str
     connector: DemoConnector | None
+    card_id: str | None = None
 
 
 class StackSteps(Protocol):
@@ -331,15 +333,17 @@ def start_stack(
         progress("not written yet, not started: " + ", ".join(missing))
     stripe: StripeFake | None = None
     if localstripe is not None:
-        connector = None
+        connector, card_id = None, None
         if demo is not None and "api" in started:
             api_url = f"http://127.0.0.1:{ports.api.number}/api/v1"
             connector = ensure_demo_connector(api_url, demo.api_key)
             how = "created" if connector.created else "kept from an earlier run"
             progress(f"demo merchant's Stripe connector {connector.id}: {how}")
+            card_id = register_demo_card(api_url, demo.api_key)
+            progress(f"a card for it registered (the connector vaults it): {card_id}")
         else:
             progress("no demo merchant or no API here: no Stripe connector registered")
-        stripe = StripeFake(localstripe.url, connector)
+        stripe = StripeFake(localstripe.url, connector, card_id)
 
     return RunningStack(
         ports=ports,
@@ -460,6 +464,8 @@ def summary_lines(
         lines.append(f"  Stripe (fake)      {stripe.url} (localstripe; STRIPE_API_BASE)")
     if demo is None:
         return lines
+    # With a Stripe connector, payments go only to cards it holds: the seed's card is not one.
+    pay_with = stripe.card_id if stripe is not None and stripe.card_id else demo.payment_method_id
     lines += [
         f"  demo merchant      {demo.merchant_id} ({demo.merchant_email})",
         f"  demo API key       {demo.api_key}",
@@ -473,7 +479,7 @@ def summary_lines(
         f"    -H 'X-API-Key: {demo.api_key}' \\",
         '    -H "Idempotency-Key: demo-$(date +%s)" \\',
         f'    -d \'{{"amount": 500000, "currency": "NGN", "paymentMethodId": '
-        f'"{demo.payment_method_id}", "description": "Demo payment"}}\'',
+        f'"{pay_with}", "description": "Demo payment"}}\'',
         "",
         "Each payment's webhooks appear below as `receiver | webhook …` lines, each verified",
         "with the demo endpoint's secret (Standard Webhooks).",
@@ -487,4 +493,7 @@ def _connector_lines(stripe: StripeFake | None) -> list[str]:
     connector = stripe.connector
     state = "enabled" if connector.enabled else "disabled"
     how = "new" if connector.created else "kept from an earlier run"
-    return [f"  Stripe connector   {connector.id} (priority {connector.priority}, {state}, {how})"]
+    lines = [f"  Stripe connector   {connector.id} (priority {connector.priority}, {state}, {how})"]
+    if stripe.card_id is not None:
+        lines.append(f"  Stripe card        {stripe.card_id} (4242…, held by the Stripe connector)")
+    return lines
