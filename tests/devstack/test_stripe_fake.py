@@ -27,10 +27,10 @@ from payments_devstack.stripe_fake import (
     stripe_fake_wanted,
 )
 from payments_devstack.up import Demo, StripeFake, summary_lines
+from tests.localstripe import LOCALSTRIPE as TESTS_LOCALSTRIPE
 
 API_URL = "http://127.0.0.1:3001/api/v1"
 API_KEY = "sk_test_" + "d" * 40
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("value", ["1", "true", "TRUE", "yes", " on "])
@@ -230,9 +230,8 @@ def test_localstripe_runs_in_its_own_uv_environment_with_the_tests_pin(tmp_path:
         False,
         "http://127.0.0.1:41234",
     )
-    # The connector's tests run the same localstripe.
-    conftest = REPO / "tests" / "core" / "stripe_connector" / "conftest.py"
-    assert f'"{LOCALSTRIPE}"' in conftest.read_text()
+    # The tests' localstripe is the same one.
+    assert LOCALSTRIPE == TESTS_LOCALSTRIPE
 
 
 def test_uv_is_the_one_that_runs_us_else_the_one_on_path(tmp_path: Path) -> None:
