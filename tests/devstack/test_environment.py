@@ -101,3 +101,24 @@ def test_the_authentication_links_follow_the_api_port_unless_exported() -> None:
     assert moved["PUBLIC_BASE_URL"] == "http://127.0.0.1:3101"
     exported = services_env({"PUBLIC_BASE_URL": "https://pay.example.test"}, new_key())
     assert exported["PUBLIC_BASE_URL"] == "https://pay.example.test"
+
+
+def test_stripe_fake_points_every_service_at_localstripe_over_an_exported_base() -> None:
+    exported = {"STRIPE_API_BASE": "https://api.stripe.com"}
+    faked = service_environment(
+        exported,
+        database_url="postgresql://postgres@127.0.0.1:5432/payments",
+        aws_endpoint_url="http://127.0.0.1:4566",
+        temporal_address="127.0.0.1:7233",
+        api_port=3001,
+        admin_api_token="dev_admin_" + "x" * 20,
+        webhook_encryption_key=new_key(),
+        stripe_api_base="http://127.0.0.1:41234",
+    )
+    assert faked["STRIPE_API_BASE"] == "http://127.0.0.1:41234"
+
+
+def test_without_stripe_fake_stripe_api_base_is_the_users_or_unset() -> None:
+    assert "STRIPE_API_BASE" not in services_env({}, new_key())
+    exported = services_env({"STRIPE_API_BASE": "http://127.0.0.1:9999"}, new_key())
+    assert exported["STRIPE_API_BASE"] == "http://127.0.0.1:9999"

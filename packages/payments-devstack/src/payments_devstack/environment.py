@@ -1,7 +1,8 @@
 """Ports, secrets and the environment the dev stack hands to its services (CONTRACT.md §4).
 
 What the user exported wins, except the addresses of what the stack itself starts (database,
-emulator, Temporal), which must point at the processes we just launched.
+emulator, Temporal and, with STRIPE_FAKE=1, Stripe), which must point at the processes we just
+launched.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def service_environment(
     api_port: int,
     admin_api_token: str,
     webhook_encryption_key: str,
+    stripe_api_base: str | None = None,
 ) -> dict[str, str]:
     result = dict(env)
     # Owned by the stack: these must name the processes this run started.
@@ -111,6 +113,9 @@ def service_environment(
         TEMPORAL_ADDRESS=temporal_address,
         API_PORT=str(api_port),
     )
+    if stripe_api_base is not None:
+        # STRIPE_FAKE=1: the connectors of the API and the worker talk to this run's localstripe.
+        result["STRIPE_API_BASE"] = stripe_api_base
     defaults = {
         "ADMIN_API_TOKEN": admin_api_token,
         "WEBHOOK_ENCRYPTION_KEY": webhook_encryption_key,

@@ -2,8 +2,9 @@
 
 PostgreSQL, the AWS emulator, Temporal and the local webhook receiver start in parallel; then
 migrations, AWS provisioning and the demo merchant (with a webhook endpoint at the receiver) run
-in-process; then our services start as supervised children. Ctrl-C or SIGTERM stops everything;
-any component that fails stops everything with one line naming it.
+in-process; then our services start as supervised children. With STRIPE_FAKE=1, localstripe
+starts beside them and the demo merchant gets a Stripe connector (stripe_fake.py). Ctrl-C or
+SIGTERM stops everything; any component that fails stops everything with one line naming it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,21 @@ from payments_devstack.processes import (
     StopSignals,
     Supervisor,
     check_port_free,
+    find_free_port,
     port_accepts_connections,
     wait_until,
 )
 from payments_devstack.receiver import WebhookReceiver
 from payments_devstack.services import APP_SERVICES, AppService
+from payments_devstack.stripe_fake import (
+    LOCALSTRIPE,
+    DemoConnector,
+    LocalStripe,
+    ensure_demo_connector,
+    find_uv,
+    register_demo_card,
+    stripe_fake_wanted,
+)
 from payments_devstack.temporal import TemporalDevServer
 from payments_devstack.unconsumed_queues import (
     RETENTION_SECONDS,
@@ -56,6 +67,16 @@ class Demo:
     api_key: str
     payment_method_id: str
     webhook_endpoint_id: str
+
+
+@dataclass(frozen=True)
+class StripeFake:
+    """STRIPE_FAKE=1: localstripe's address, the demo merchant's connector to it and a card it
+    holds (None when there is no demo merchant, or our services run elsewhere)."""
+
+    url: str
+    connector: DemoConnector | None
+    card_id: str | None = None
 
 
 class StackSteps(Protocol):
@@ -91,6 +112,8 @@ class StackOptions:
     receiver_record: Path | None = None
     # What runs between the infrastructure and our services; `make kube-play` runs it in pods.
     steps: StackSteps | None = None
+    # STRIPE_FAKE=1 (`make up` only): localstripe, STRIPE_API_BASE and the demo's connector.
+    stripe_fake: bool = False
 
 
 @dataclass
@@ -108,6 +131,7 @@ class RunningStack:
     demo: Demo | None
     logs: Path
     services: dict[str, ManagedProcess] = field(default_factory=dict)
+    stripe: StripeFake | None = None
 
 
 class Progress:
@@ -132,7 +156,8 @@ def up(repo: Path, env: Mapping[str, str]) -> int:
     StopSignals(on_repeat=lambda: kill_everything(supervisor, progress)).install()
     purger: QueuePurger | None = None
     try:
-        stack = start_stack(repo, env, supervisor, progress, StackOptions(repo / ".data"))
+        options = StackOptions(repo / ".data", stripe_fake=stripe_fake_wanted(env))
+        stack = start_stack(repo, env, supervisor, progress, options)
         purger = stack.purger
         health = {
             service.name: health_port
@@ -166,6 +191,7 @@ def stack_summary(stack: RunningStack, health: dict[str, int]) -> list[str]:
         stack.logs,
         health,
         stack.receiver.url,
+        stripe=stack.stripe,
     )
 
 
@@ -233,6 +259,16 @@ def start_stack(
             data / "postgres", ports.postgres.number, log_file=logs / "postgres.log"
         )
         postgres.spawn(supervisor)
+    localstripe: LocalStripe | None = None
+    if options.stripe_fake:
+        localstripe = LocalStripe(
+            find_free_port(), uv=find_uv(env), log_file=logs / "localstripe.log"
+        )
+        localstripe.spawn(supervisor)
+        progress(
+            f"localstripe starting on {localstripe.url} (uv tool run --from {LOCALSTRIPE}; "
+            "the first run downloads it)"
+        )
 
     # Each step runs as soon as what it needs is up, while the rest still boots.
     if postgres is not None:
@@ -252,6 +288,7 @@ def start_stack(
         api_port=ports.api.number,
         admin_api_token=admin_token(env, data / "admin-token"),
         webhook_encryption_key=webhook_encryption_key(env, data / "webhook-encryption-key"),
+        stripe_api_base=localstripe.url if localstripe else None,
     )
     # In-process steps (provisioning, seeding) read the same settings as the services.
     os.environ.update(service_env)
@@ -270,6 +307,9 @@ def start_stack(
 
     temporal.wait_ready()
     progress(f"temporal ready: {temporal.address}, UI http://127.0.0.1:{ports.temporal_ui.number}")
+    if localstripe is not None:
+        localstripe.wait_ready(progress=progress)
+        progress(f"localstripe ready: {localstripe.url} (STRIPE_API_BASE of our services)")
 
     started: dict[str, ManagedProcess] = {}
     for service in services if steps.start_services else []:
@@ -291,6 +331,19 @@ def start_stack(
     missing = [service.name for service in APP_SERVICES if service not in services]
     if missing:
         progress("not written yet, not started: " + ", ".join(missing))
+    stripe: StripeFake | None = None
+    if localstripe is not None:
+        connector, card_id = None, None
+        if demo is not None and "api" in started:
+            api_url = f"http://127.0.0.1:{ports.api.number}/api/v1"
+            connector = ensure_demo_connector(api_url, demo.api_key)
+            how = "created" if connector.created else "kept from an earlier run"
+            progress(f"demo merchant's Stripe connector {connector.id}: {how}")
+            card_id = register_demo_card(api_url, demo.api_key)
+            progress(f"a card for it registered (the connector vaults it): {card_id}")
+        else:
+            progress("no demo merchant or no API here: no Stripe connector registered")
+        stripe = StripeFake(localstripe.url, connector, card_id)
 
     return RunningStack(
         ports=ports,
@@ -304,6 +357,7 @@ def start_stack(
         demo=demo,
         logs=logs,
         services=started,
+        stripe=stripe,
     )
 
 
@@ -380,8 +434,11 @@ def summary_lines(
     logs: Path,
     health: dict[str, int],
     receiver_url: str,
+    *,
+    stripe: StripeFake | None = None,
 ) -> list[str]:
     api = f"http://127.0.0.1:{ports.api.number}/api/v1"
+    logged = "postgres, moto, temporal" + (", localstripe" if stripe else "")
     lines = [
         "The payment platform is running (Ctrl-C stops everything; data stays in .data/):",
         f"  API                {api}",
@@ -390,7 +447,7 @@ def summary_lines(
         f"  Temporal gRPC      127.0.0.1:{ports.temporal.number}",
         f"  AWS emulator       http://127.0.0.1:{ports.moto.number}",
         f"  PostgreSQL         {_without_password(database_url)}",
-        f"  logs               {logs}/ (postgres, moto, temporal)",
+        f"  logs               {logs}/ ({logged})",
         f"  API metrics        http://127.0.0.1:{ports.api.number}/metrics",
         *(
             line
@@ -403,13 +460,18 @@ def summary_lines(
         f"  admin token        {admin_api_token}",
         f"  webhook receiver   {receiver_url}",
     ]
+    if stripe is not None:
+        lines.append(f"  Stripe (fake)      {stripe.url} (localstripe; STRIPE_API_BASE)")
     if demo is None:
         return lines
+    # With a Stripe connector, payments go only to cards it holds: the seed's card is not one.
+    pay_with = stripe.card_id if stripe is not None and stripe.card_id else demo.payment_method_id
     lines += [
         f"  demo merchant      {demo.merchant_id} ({demo.merchant_email})",
         f"  demo API key       {demo.api_key}",
         f"  payment method     {demo.payment_method_id}",
         f"  webhook endpoint   {demo.webhook_endpoint_id} (every event, to the webhook receiver)",
+        *_connector_lines(stripe),
         "",
         "Create a payment:",
         f"  curl -sS -X POST {api}/payments \\",
@@ -417,9 +479,21 @@ def summary_lines(
         f"    -H 'X-API-Key: {demo.api_key}' \\",
         '    -H "Idempotency-Key: demo-$(date +%s)" \\',
         f'    -d \'{{"amount": 500000, "currency": "NGN", "paymentMethodId": '
-        f'"{demo.payment_method_id}", "description": "Demo payment"}}\'',
+        f'"{pay_with}", "description": "Demo payment"}}\'',
         "",
         "Each payment's webhooks appear below as `receiver | webhook …` lines, each verified",
         "with the demo endpoint's secret (Standard Webhooks).",
     ]
+    return lines
+
+
+def _connector_lines(stripe: StripeFake | None) -> list[str]:
+    if stripe is None or stripe.connector is None:
+        return []
+    connector = stripe.connector
+    state = "enabled" if connector.enabled else "disabled"
+    how = "new" if connector.created else "kept from an earlier run"
+    lines = [f"  Stripe connector   {connector.id} (priority {connector.priority}, {state}, {how})"]
+    if stripe.card_id is not None:
+        lines.append(f"  Stripe card        {stripe.card_id} (4242…, held by the Stripe connector)")
     return lines
