@@ -116,9 +116,12 @@ def test_stripe_fake_points_every_service_at_localstripe_over_an_exported_base()
         stripe_api_base="http://127.0.0.1:41234",
     )
     assert faked["STRIPE_API_BASE"] == "http://127.0.0.1:41234"
+    # localstripe refuses return_url: 3-D Secure cannot come as a page there.
+    assert faked["STRIPE_REDIRECT_AUTHENTICATION"] == "false"
 
 
 def test_without_stripe_fake_stripe_api_base_is_the_users_or_unset() -> None:
     assert "STRIPE_API_BASE" not in services_env({}, new_key())
+    assert "STRIPE_REDIRECT_AUTHENTICATION" not in services_env({}, new_key())
     exported = services_env({"STRIPE_API_BASE": "http://127.0.0.1:9999"}, new_key())
     assert exported["STRIPE_API_BASE"] == "http://127.0.0.1:9999"

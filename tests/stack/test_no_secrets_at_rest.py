@@ -4,8 +4,9 @@ service's log output.
 
 The run: a fresh merchant (with a webhook URL), payments with a succeeding, a declined and a
 capture-fails card, a refund, a webhook endpoint and a secret rotation, an API key issued, used
-and revoked. Key revocation and rotation are tested in depth in tests/api/test_auth.py; here the
-revoked key is only checked to be refused by the real process too.
+and revoked, a Stripe connector (localstripe) and a payment through it. Key revocation and
+rotation are tested in depth in tests/api/test_auth.py; here the revoked key is only checked to
+be refused by the real process too.
 """
 
 import asyncio
@@ -30,6 +31,9 @@ CARDS = {
     "4000000000000002": ("8426", "failed"),
     "4000000000000259": ("9537", "failed"),
 }
+# Paid through a merchant's Stripe connector (localstripe, STRIPE_FAKE=1).
+# (Stripe, and localstripe, take three-digit CVCs for this brand.)
+STRIPE_CARD = ("5555555555554444", ("624", "completed"))
 FINAL = {"completed", "failed", "cancelled", "refunded", "partially_refunded"}
 TEXT_TYPES = ("text", "character varying", "character", "json", "jsonb", "bytea")
 
@@ -112,8 +116,24 @@ def run_payments(stack: DevStack) -> dict[str, list[str]]:
             headers=headers,
         )
         assert connector.status_code == 201, connector.text
+        # A card the connector vaults, and a payment through it: the worker opens the
+        # credentials, the card's number goes to (local) Stripe.
+        number, (cvc, _) = STRIPE_CARD
+        card = {"number": number, "expMonth": 12, "expYear": 2035, "cvc": cvc}
+        method = api.post("/payment-methods", json={"type": "card", "card": card}, headers=headers)
+        assert method.status_code == 201, method.text
+        payment = api.post(
+            "/payments",
+            json={"amount": 40_000, "paymentMethodId": method.json()["data"]["id"]},
+            headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert payment.status_code == 201, payment.text
+        final = wait_for(api, f"/payments/{payment.json()['data']['id']}", headers, FINAL)
+        assert (final["status"], final["connector"]["type"]) == ("completed", "stripe"), final[
+            "failureReason"
+        ]
     return {
-        "card number": list(CARDS),
+        "card number": [*CARDS, STRIPE_CARD[0]],
         "API key": [api_key, issued["apiKey"]],
         "webhook secret": secrets + [secret.removeprefix("whsec_") for secret in secrets],
         "connector credential": [
@@ -170,7 +190,7 @@ def found(haystack: str, secrets: dict[str, list[str]]) -> list[str]:
         for value in values
         if value in haystack
     ]
-    for number, (cvc, _) in CARDS.items():
+    for number, (cvc, _) in [*CARDS.items(), STRIPE_CARD]:
         # A bare 4-digit CVC is in any timestamp; one stored would be a quoted value or a key.
         if re.search(rf"[\"']{cvc}[\"']|cvc\W{{0,4}}{cvc}", haystack, re.IGNORECASE):
             hits.append(f"CVC of {number[-4:]}")
@@ -183,7 +203,12 @@ def test_no_secret_is_stored_or_logged_in_clear(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     directory = tmp_path_factory.mktemp("devstack-secrets")
-    env = {"ADMIN_API_TOKEN": ADMIN_TOKEN, "LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"}
+    env = {
+        "ADMIN_API_TOKEN": ADMIN_TOKEN,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "DEBUG",
+        "STRIPE_FAKE": "1",
+    }
     with running_devstack(directory, database_url, env) as stack:
         secrets = run_payments(stack)
         time.sleep(2)  # the last webhook deliveries and their log lines

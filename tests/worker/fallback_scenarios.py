@@ -1,7 +1,7 @@
 """Payments routed to merchants' Stripe connectors whose processor is a fake in memory (httpx's
 MockTransport answering as Stripe documents): one key is never reached (its connection refused),
-one answers 500 to every authorization, one works. For the fallback tests and their recorded
-history."""
+one answers 500 to every authorization, one asks for 3-D Secure through Stripe.js only, one
+works. For the fallback tests and their recorded history."""
 
 import base64
 import uuid
@@ -32,6 +32,8 @@ from tests.worker.support import (
 UNREACHABLE = "sk_test_" + "u" * 24
 FAILING = "sk_test_" + "e" * 24
 WORKING = "sk_test_" + "w" * 24
+# Asks for 3-D Secure through Stripe.js only (use_stripe_sdk): no page to send the customer to.
+SDK_ONLY = "sk_test_" + "k" * 24
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -49,6 +51,10 @@ def fake_stripe(seen: list[tuple[str, str, str]]) -> httpx.MockTransport:
         if (request.method, path) == ("POST", "/v1/payment_intents"):
             if key == FAILING:
                 return httpx.Response(500, json={"error": {"type": "api_error"}})
+            if key == SDK_ONLY:
+                action = {"type": "use_stripe_sdk", "use_stripe_sdk": {}}
+                intent = {"id": "pi_sdk", "status": "requires_action", "next_action": action}
+                return httpx.Response(200, json=intent)
             return httpx.Response(200, json={"id": "pi_fallback", "status": "requires_capture"})
         if path.endswith("/capture"):
             return httpx.Response(200, json={"id": "pi_fallback", "status": "succeeded"})

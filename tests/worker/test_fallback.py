@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.gateway.sandbox.ledger import ledger_for_payment
-from tests.worker.fallback_scenarios import FAILING, UNREACHABLE, WORKING, Routed
+from tests.worker.fallback_scenarios import FAILING, SDK_ONLY, UNREACHABLE, WORKING, Routed
 from tests.worker.support import payment_row
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -84,3 +84,20 @@ async def test_with_no_connector_left_the_payment_fails(routed: Routed, sessions
     )
     async with sessions() as session:
         assert await ledger_for_payment(session, payment_id) == []
+
+
+async def test_a_challenge_with_no_page_to_send_the_customer_to_fails_without_fallback(
+    routed: Routed, sessions: Sessions
+) -> None:
+    """Stripe without a return_url (STRIPE_REDIRECT_AUTHENTICATION=false) asks through Stripe.js,
+    which the platform cannot drive: the customer cannot authenticate, nothing is held."""
+    payment_id, (first, _) = await routed.payment(SDK_ONLY, WORKING)
+    await routed.run(payment_id)
+
+    payment = await payment_row(sessions, payment_id)
+    assert (payment.status, payment.failure_reason, payment.connector_id) == (
+        "failed",
+        "authentication_failed",
+        first,
+    )
+    assert not any(key == WORKING for key, _, _ in routed.seen)

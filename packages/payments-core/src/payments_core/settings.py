@@ -172,6 +172,9 @@ class ConnectorSettings(BaseSettings):
     # Where Stripe connectors send their requests: Stripe's own API; tests point it at a fake.
     stripe_api_base: str = Field(default=DEFAULT_STRIPE_API_BASE, min_length=8)
     stripe_timeout_seconds: float = Field(default=10.0, gt=0, le=80)
+    # Confirm PaymentIntents with a return_url, so Stripe asks for 3-D Secure as a page to send
+    # the customer to (redirect_to_url). Off only for fakes that refuse return_url (localstripe).
+    stripe_redirect_authentication: bool = True
 
     @field_validator("connector_encryption_key", "webhook_encryption_key")
     @classmethod

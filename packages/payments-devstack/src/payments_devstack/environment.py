@@ -116,6 +116,8 @@ def service_environment(
     if stripe_api_base is not None:
         # STRIPE_FAKE=1: the connectors of the API and the worker talk to this run's localstripe.
         result["STRIPE_API_BASE"] = stripe_api_base
+        # localstripe refuses return_url (it only asks for 3-D Secure through Stripe.js).
+        result["STRIPE_REDIRECT_AUTHENTICATION"] = "false"
     defaults = {
         "ADMIN_API_TOKEN": admin_api_token,
         "WEBHOOK_ENCRYPTION_KEY": webhook_encryption_key,

@@ -77,6 +77,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             connector_box,
             stripe_api_base=settings.stripe_api_base,
             stripe_timeout_seconds=settings.stripe_timeout_seconds,
+            stripe_redirect_authentication=settings.stripe_redirect_authentication,
         ),
         rate_limiter=rate_limiter,
         signals=WorkflowSignals(settings.temporal_address, settings.temporal_namespace),

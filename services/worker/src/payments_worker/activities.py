@@ -38,6 +38,7 @@ from payments_core.gateway.errors import (
 )
 from payments_core.payment_methods.models import PaymentMethod
 from payments_core.payments import authentication, transitions
+from payments_core.payments.authentication import AUTHENTICATION_FAILED
 from payments_core.payments.models import Payment
 from payments_core.payments.status import (
     AuthenticationOutcome,
@@ -229,6 +230,13 @@ class PaymentActivities:
                     )
                 )
             except AuthenticationRequired as error:
+                if error.reference is not None and error.redirect_url is None:
+                    # The processor asks for its own SDK in the merchant's checkout (Stripe.js),
+                    # which a platform serving pages by redirect cannot drive: the customer
+                    # cannot authenticate, so the payment fails (nothing is held).
+                    raise ApplicationError(
+                        error.message, type=AUTHENTICATION_FAILED, non_retryable=True
+                    ) from error
                 # Final for this call; the processor's page and operation go to the workflow.
                 raise ApplicationError(
                     error.message,

@@ -73,6 +73,7 @@ def build_gateways(
         SecretBox(settings.connector_key),
         stripe_api_base=settings.stripe_api_base,
         stripe_timeout_seconds=settings.stripe_timeout_seconds,
+        stripe_redirect_authentication=settings.stripe_redirect_authentication,
         transport=transport,
     )
 

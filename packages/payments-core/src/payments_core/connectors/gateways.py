@@ -38,12 +38,14 @@ class Gateways:
         *,
         stripe_api_base: str = DEFAULT_STRIPE_API_BASE,
         stripe_timeout_seconds: float = 10.0,
+        stripe_redirect_authentication: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.sandbox = sandbox
         self._box = box
         self._stripe_api_base = stripe_api_base
         self._stripe_timeout = stripe_timeout_seconds
+        self._stripe_redirects = stripe_redirect_authentication
         self._transport = transport
         self._opened: dict[uuid.UUID, _Opened] = {}
 
@@ -69,7 +71,9 @@ class Gateways:
             timeout_seconds=self._stripe_timeout,
             transport=self._transport,
         )
-        gateway = MeteredConnector(StripeConnector(client))
+        gateway = MeteredConnector(
+            StripeConnector(client, redirect_authentication=self._stripe_redirects)
+        )
         self._opened[connector.id] = _Opened(connector.credentials_sealed, client, gateway)
         return gateway
 

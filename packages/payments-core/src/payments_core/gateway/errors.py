@@ -35,6 +35,13 @@ class AuthenticationRequired(GatewayError):
         self.redirect_url = redirect_url
 
 
+class GatewayRefused(GatewayError):
+    """The processor refused the request itself (not the issuer: a parameter, the account's
+    settings). Final, like a decline; the payment fails with processing_error."""
+
+    code = "processing_error"
+
+
 class CaptureFailed(GatewayError):
     code = "capture_failed"
 

@@ -32,10 +32,18 @@ class StripeError(GatewayError):
     """A final refusal from Stripe; `stripe_code` and `decline_code` say which."""
 
     def __init__(
-        self, message: str, *, status: int, stripe_code: str | None, decline_code: str | None
+        self,
+        message: str,
+        *,
+        status: int,
+        stripe_code: str | None,
+        decline_code: str | None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
+        # Stripe's error type: card_error (the issuer declined), invalid_request_error, ...
+        self.kind = kind
         self.stripe_code = stripe_code
         self.decline_code = decline_code
 
@@ -91,6 +99,7 @@ class StripeClient:
             status=response.status_code,
             stripe_code=refusal.get("code"),
             decline_code=refusal.get("decline_code"),
+            kind=refusal.get("type"),
         )
 
 

@@ -29,6 +29,7 @@ from payments_core.gateway.errors import (
     AuthenticationRequired,
     CaptureFailed,
     GatewayDeclined,
+    GatewayRefused,
     GatewayUnavailable,
     RefundFailed,
     VoidRefused,
@@ -53,8 +54,9 @@ def decline_code(stripe_code: str | None, stripe_decline_code: str | None) -> st
 class StripeConnector:
     name = "stripe"
 
-    def __init__(self, client: StripeClient) -> None:
+    def __init__(self, client: StripeClient, *, redirect_authentication: bool = True) -> None:
         self._stripe = client
+        self._redirect_authentication = redirect_authentication
 
     async def tokenize(self, card: CardDetails) -> TokenizedCard:
         try:
@@ -101,13 +103,17 @@ class StripeConnector:
             # With it, a 3-D Secure challenge comes as next_action redirect_to_url (a page of
             # the issuer's, through Stripe), not as use_stripe_sdk (Stripe.js in the merchant's
             # checkout, which a server-side platform cannot drive).
-            "return_url": request.return_url,
+            "return_url": request.return_url if self._redirect_authentication else None,
         }
         try:
             intent = await self._stripe.post(
                 "/v1/payment_intents", form, idempotency_key=request.idempotency_key
             )
         except StripeError as error:
+            if error.kind != "card_error":
+                # Stripe refused the request itself (a parameter, the account's settings): no
+                # issuer was asked, so it is not a decline; final all the same.
+                raise GatewayRefused(f"Stripe refused the payment: {error.message}") from None
             raise GatewayDeclined(
                 f"Stripe declined: {error.message}",
                 code=decline_code(error.stripe_code, error.decline_code),
