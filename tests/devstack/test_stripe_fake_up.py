@@ -3,25 +3,17 @@ summary prints, the demo merchant has exactly one Stripe connector, the one prin
 the first run and kept by the second, and on each run a payment with the printed card goes through
 it to localstripe (so the API and the worker were pointed at it)."""
 
-import asyncio
-import json
 import re
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import col, select
 
-from payments_core.connectors import service as connectors
-from payments_core.connectors.models import Connector
-from payments_core.db.engine import create_engine, create_session_factory
-from payments_core.db.session import transaction
 from payments_devstack.processes import port_accepts_connections
-from tests.stack.support import DevStack, running_devstack
+from tests.stack.support import DevStack, retire_demo_stripe_connectors, running_devstack
 
 FAKE_LINE = re.compile(r"Stripe \(fake\)\s+(http://127\.0\.0\.1:(\d+)) \(localstripe")
 CONNECTOR_LINE = re.compile(r"Stripe connector\s+([0-9a-f-]{36}) \(priority 0, enabled, (.+)\)")
@@ -72,34 +64,13 @@ def _pay_through_stripe(stack: DevStack, card_id: str, connector_id: str, stripe
     assert intent["metadata"]["payment_id"] == payment_id
 
 
-async def _retire_stripe_connectors(database_url: str, merchant_id: uuid.UUID) -> None:
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with transaction(create_session_factory(engine)) as session:
-            statement = select(Connector).where(
-                col(Connector.merchant_id) == merchant_id,
-                col(Connector.type) == "stripe",
-                col(Connector.deleted_at).is_(None),
-            )
-            for connector in (await session.execute(statement)).scalars().all():
-                await connectors.delete(session, merchant_id, connector.id)
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def stack_dir(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A scratch directory for the stack; afterwards, whatever happened, the demo merchant (whom
     other tests use on this database) has no Stripe connector left."""
     directory = tmp_path_factory.mktemp("stripe-fake")
     yield directory
-    state = directory / ".data" / "demo.json"
-    if state.exists():
-        merchant_id = uuid.UUID(json.loads(state.read_text())["merchant_id"])
-        # Not in the session's event loop: a thread of its own runs this one.
-        with ThreadPoolExecutor(max_workers=1) as executor:
-            retire = _retire_stripe_connectors(database_url, merchant_id)
-            executor.submit(asyncio.run, retire).result()
+    retire_demo_stripe_connectors(directory, database_url)
 
 
 @pytest.mark.slow

@@ -87,7 +87,8 @@ def test_each_component_reaches_only_its_services() -> None:
         return {port for rule in policies[component]["spec"]["egress"] for port in _ports(rule)}
 
     assert egress_ports("api") == {53, 5432, 443, 7233}
-    assert egress_ports("worker") == {53, 5432, 7233}
+    # 443: the payment processors of merchants' connectors (Stripe), networkPolicy.processors.
+    assert egress_ports("worker") == {53, 5432, 7233, 443}
     assert egress_ports("payment-processor") == {53, 7233, 443}
     assert egress_ports("webhook-sender") == {53, 5432, 443}
     assert egress_ports("migrations") == {53, 5432}

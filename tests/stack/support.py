@@ -5,6 +5,7 @@
 its summary. Extra environment (e.g. `OTEL_*`) reaches every service, as it would from a shell.
 """
 
+import asyncio
 import json
 import os
 import signal
@@ -12,11 +13,19 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlmodel import col, select
+
+from payments_core.connectors import service as connectors
+from payments_core.connectors.models import Connector
+from payments_core.db.engine import create_engine, create_session_factory
+from payments_core.db.session import transaction
 from payments_devstack.processes import find_free_ports
 
 READY_LINE = "The payment platform is running"
@@ -119,3 +128,31 @@ def running_devstack(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         reader.join(timeout=5)
+
+
+def retire_demo_stripe_connectors(directory: Path, database_url: str) -> None:
+    """After a `STRIPE_FAKE=1` run: the demo merchant (whom other tests use on this database)
+    keeps no Stripe connector, or its seeded card would no longer be routable."""
+    state = directory / ".data" / "demo.json"
+    if not state.exists():
+        return
+    merchant_id = uuid.UUID(json.loads(state.read_text())["merchant_id"])
+    # Not in the caller's event loop (a test's may be running): a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        retire = _retire_stripe_connectors(database_url, merchant_id)
+        executor.submit(asyncio.run, retire).result()
+
+
+async def _retire_stripe_connectors(database_url: str, merchant_id: uuid.UUID) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with transaction(create_session_factory(engine)) as session:
+            statement = select(Connector).where(
+                col(Connector.merchant_id) == merchant_id,
+                col(Connector.type) == "stripe",
+                col(Connector.deleted_at).is_(None),
+            )
+            for connector in (await session.execute(statement)).scalars().all():
+                await connectors.delete(session, merchant_id, connector.id)
+    finally:
+        await engine.dispose()

@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.stack.support import DevStack, running_devstack
+from tests.stack.support import DevStack, retire_demo_stripe_connectors, running_devstack
 
 ADMIN_TOKEN = "stack-admin-token-" + uuid.uuid4().hex
 EMAIL = f"secrets-{uuid.uuid4().hex}@example.test"
@@ -209,11 +209,14 @@ def test_no_secret_is_stored_or_logged_in_clear(
         "LOG_LEVEL": "DEBUG",
         "STRIPE_FAKE": "1",
     }
-    with running_devstack(directory, database_url, env) as stack:
-        secrets = run_payments(stack)
-        time.sleep(2)  # the last webhook deliveries and their log lines
-        database = dump_database(database_url)
-        files = stack_files(directory)
+    try:
+        with running_devstack(directory, database_url, env) as stack:
+            secrets = run_payments(stack)
+            time.sleep(2)  # the last webhook deliveries and their log lines
+            database = dump_database(database_url)
+            files = stack_files(directory)
+    finally:
+        retire_demo_stripe_connectors(directory, database_url)
     logs = "\n".join(stack.output)
     # Controls: the scans see the run (the merchant's row; the demo key make up prints on purpose).
     assert EMAIL in database and "api.request" in logs

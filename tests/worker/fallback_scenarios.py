@@ -75,6 +75,7 @@ class Routed:
 
     async def payment(self, *keys: str) -> tuple[str, list[uuid.UUID]]:
         merchant_id = await create_merchant(self.sessions)
+        self.merchant_id = merchant_id
         # Registered before the connectors exist (the sandbox's vault only); their tokens next.
         method_id = await card_method(self.sessions, self.sandbox, merchant_id, SUCCEEDING_CARDS[0])
         connector_ids = []

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from payments_core.errors import InvalidRequest
 from payments_core.gateway.sandbox import SandboxConnector
 from payments_core.gateway.sandbox.ledger import ledger_for_payment
 from tests.worker.fallback_scenarios import FAILING, SDK_ONLY, UNREACHABLE, WORKING, Routed
-from tests.worker.support import payment_row
+from tests.worker.support import SUCCEEDING_CARDS, card_method, create_payment, payment_row
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -101,3 +102,16 @@ async def test_a_challenge_with_no_page_to_send_the_customer_to_fails_without_fa
         first,
     )
     assert not any(key == WORKING for key, _, _ in routed.seen)
+
+
+async def test_a_card_no_connector_holds_is_refused_not_sent_to_the_sandbox(
+    routed: Routed, sessions: Sessions, sandbox: SandboxConnector
+) -> None:
+    """A process that cannot open connectors (the demo seed) still registers a card, in the
+    sandbox's vault only; a payment with it is refused, never routed to pretend money."""
+    await routed.payment(WORKING)
+    method_id = await card_method(sessions, sandbox, routed.merchant_id, SUCCEEDING_CARDS[1])
+
+    with pytest.raises(InvalidRequest) as refused:
+        await create_payment(sessions, routed.merchant_id, method_id)
+    assert refused.value.code == "payment_method_not_routable"

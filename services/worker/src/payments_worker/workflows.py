@@ -19,6 +19,13 @@ payment is refused as `authorization_captured` like the gateway's own refusal, a
 then records the capture, retrying until it can (RECORD_CAPTURE_RETRY), and completes. So every
 path after a capture ends `completed`, whatever the gateway does meanwhile.
 
+Fallback (a merchant's connectors, payments_core/connectors/routing.py): when the payment's
+connector was never reached (GatewayUnreachable on the first attempt), or its authorization's
+retries ran out and the void under its key succeeded there, nothing is held at it, so the
+`fall_back` activity moves the payment to the next connector by priority and authorization starts
+again there. A decline never falls back; a sandbox payment (no connector) never does either, and
+issues no extra command.
+
 Cancel: the API cancels in PostgreSQL first and signals afterwards (best effort), so the database
 stays the single judge. Until authorization begins, the workflow honours the signal by running
 the idempotent `cancel` activity itself: a no-op after the API's cancel, and enough on its own
@@ -231,17 +238,10 @@ class PaymentProcessingWorkflow:
         has nowhere to fall back to, and issues no extra command (its histories stay valid)."""
         if self._connector_id is None:
             return False
-        self._step = VOIDING
         try:
-            await workflow.execute_activity_method(
-                PaymentActivities.void,
-                VoidInput(payment_id),
-                start_to_close_timeout=self._gateway_timeout,
-                retry_policy=policies.FALLBACK_VOID_RETRY,
-            )
+            return await self._void(payment_id, policies.FALLBACK_VOID_RETRY)
         except ActivityError:
             return False
-        return True
 
     async def _fall_back(self, payment_id: str, reason: str) -> bool:
         """Move on to the merchant's next connector; False when there is none (or this is the
@@ -343,7 +343,7 @@ class PaymentProcessingWorkflow:
         await self._void(payment_id)  # before any capture, a void is never refused as captured
         return await self._fail(payment_id, reason)
 
-    async def _void(self, payment_id: str) -> bool:
+    async def _void(self, payment_id: str, retry: RetryPolicy = policies.VOID_RETRY) -> bool:
         """Release the hold; False when the gateway refuses because it was captured."""
         self._step = VOIDING
         try:
@@ -351,7 +351,7 @@ class PaymentProcessingWorkflow:
                 PaymentActivities.void,
                 VoidInput(payment_id),
                 start_to_close_timeout=self._gateway_timeout,
-                retry_policy=policies.VOID_RETRY,
+                retry_policy=retry,
             )
         except ActivityError as error:
             if _final_refusal(error) == AUTHORIZATION_CAPTURED:

@@ -68,13 +68,15 @@ async def _tokenize_at_connectors(
     async def tokenize(connector: Connector) -> TokenizedCard | None:
         try:
             return await (await gateways.of(connector)).tokenize(card)
-        except (GatewayError, InvalidRequest) as error:
+        except (GatewayError, InvalidRequest, LookupError) as error:
+            # LookupError: this process cannot open connectors (a tool seeding the sandbox).
+            reason = error.code if isinstance(error, GatewayError | InvalidRequest) else "closed"
             log.warning(
                 "payment_method.not_tokenized",
                 payment_method_id=str(method.id),
                 connector_id=str(connector.id),
                 gateway=connector.type,
-                reason=error.code,
+                reason=reason,
             )
             return None
 
