@@ -34,7 +34,7 @@ class ActiveKey:
     id: uuid.UUID
     merchant_id: uuid.UUID
     mode: str
-    routed: bool = False
+    routed: bool
 
 
 async def find_active(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Merchant] | None:
