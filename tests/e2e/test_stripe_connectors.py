@@ -8,16 +8,26 @@ worker's transport to it) refuses one key's connections or answers Stripe's docu
 """
 
 import json
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import col, select
 from temporalio.api.enums.v1 import EventType
 
+from payments_core.connectors.models import ConnectorNotice
 from payments_core.temporal import names
 from payments_devstack.moto_server import MotoServer
-from tests.e2e.support import SUCCEEDING_CARDS, Merchant, Pipeline, Sessions, running_pipeline
+from tests.e2e.support import (
+    SUCCEEDING_CARDS,
+    Merchant,
+    Pipeline,
+    Sessions,
+    eventually,
+    running_pipeline,
+)
 from tests.localstripe import ProcessorFaults
 
 FIRST_KEY = "sk_test_" + "f" * 24
@@ -249,3 +259,72 @@ async def test_stripe_s_3d_secure_is_the_payment_s_next_action(
             "authentication_failed",
         )
     assert payment["nextAction"] is None
+
+
+@pytest.fixture
+async def stripe_pipeline_on_tcp(
+    database_url: str,
+    moto_server: MotoServer,
+    temporal_address: str,
+    e2e_sessions: Sessions,
+    localstripe_url: str,
+    faults: ProcessorFaults,
+) -> AsyncIterator[Pipeline]:
+    """The API also on a port of its own, where localstripe can send its events."""
+    async with running_pipeline(
+        database_url,
+        moto_server,
+        temporal_address,
+        e2e_sessions,
+        serve_over_tcp=True,
+        stripe_api_base=localstripe_url,
+        stripe_transport=faults,
+    ) as running:
+        yield running
+
+
+async def test_localstripe_s_signed_events_are_kept_once_against_their_payment(
+    stripe_pipeline_on_tcp: Pipeline, localstripe_url: str
+) -> None:
+    """localstripe sends Stripe's events signed as Stripe does (`Stripe-Signature`) to the URL
+    it was given: ours, with the connector's webhook secret."""
+    pipeline = stripe_pipeline_on_tcp
+    merchant = await pipeline.onboard()
+    secret = "whsec_" + uuid.uuid4().hex
+    response = await pipeline.api.post(
+        "/connectors",
+        json={"type": "stripe", "credentials": {"secretKey": FIRST_KEY, "webhookSecret": secret}},
+        headers=merchant.headers,
+    )
+    assert response.status_code == 201, response.text
+    connector_id = response.json()["data"]["id"]
+    notices_url = f"{pipeline.public_base_url}/api/v1/connectors/{connector_id}/webhooks"
+    async with httpx.AsyncClient(base_url=localstripe_url) as stripe:
+        configured = await stripe.post(
+            f"/_config/webhooks/{connector_id}",
+            data={"url": notices_url, "secret": secret, "events[]": "payment_intent.succeeded"},
+        )
+    assert configured.status_code == 200, configured.text
+
+    method_id = await pipeline.add_card(merchant, SUCCEEDING_CARDS[0])
+    created = await _pay(pipeline, merchant, method_id)
+    payment = await pipeline.wait_for_payment(merchant, created["id"])
+    assert payment["status"] == "completed", payment
+
+    async def kept() -> list[tuple[str, uuid.UUID | None]]:
+        async with pipeline.sessions() as session:
+            rows = await session.execute(
+                select(ConnectorNotice.type, ConnectorNotice.payment_id).where(
+                    col(ConnectorNotice.connector_id) == uuid.UUID(connector_id)
+                )
+            )
+            return [(row.type, row.payment_id) for row in rows]
+
+    ours = ("payment_intent.succeeded", uuid.UUID(payment["id"]))
+    await eventually(lambda: _has(kept(), ours), within=15.0, what="localstripe's event kept")
+    # Once, although localstripe's later events (and retries) may still arrive.
+    assert (await kept()).count(ours) == 1
+
+
+async def _has(rows: Awaitable[list[Any]], row: Any) -> bool:
+    return row in await rows
