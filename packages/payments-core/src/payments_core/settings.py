@@ -137,10 +137,7 @@ class WebhookUrlSettings(BaseSettings):
     @field_validator("webhook_encryption_key")
     @classmethod
     def _thirty_two_bytes(cls, value: str) -> str:
-        from payments_core.webhooks.secret_box import decode_key
-
-        decode_key(value)  # raises ValueError with a message that never quotes the key
-        return value
+        return _encryption_key(value)
 
 
 class PublicUrlSettings(BaseSettings):
@@ -179,12 +176,7 @@ class ConnectorSettings(BaseSettings):
     @field_validator("connector_encryption_key", "webhook_encryption_key")
     @classmethod
     def _connector_key_is_thirty_two_bytes(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        from payments_core.webhooks.secret_box import decode_key
-
-        decode_key(value)  # raises ValueError with a message that never quotes the key
-        return value
+        return _encryption_key(value) if value else None
 
     @field_validator("stripe_api_base")
     @classmethod
@@ -349,6 +341,14 @@ class WebhookSenderSettings(WebhookUrlSettings, CoreSettings):
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def _encryption_key(value: str) -> str:
+    """base64 of 32 bytes; a ValueError whose message never quotes the key otherwise."""
+    from payments_core.webhooks.secret_box import decode_key
+
+    decode_key(value)
+    return value
 
 
 def describe_settings_error(error: ValidationError) -> str:

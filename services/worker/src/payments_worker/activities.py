@@ -117,9 +117,7 @@ class PaymentActivities:
     ) -> None:
         self._sessions = session_factory
         # A bare connector (tests, tools): every payment goes to it, as to the sandbox.
-        self._gateways = (
-            gateways if isinstance(gateways, Gateways) else Gateways.sandbox_only(gateways)
-        )
+        self._gateways = Gateways.of_any(gateways)
         self._gateway_call_timeout = gateway_call_timeout
         self._public_base_url = public_base_url
         self._authentication_timeout = authentication_timeout
@@ -208,25 +206,22 @@ class PaymentActivities:
 
     async def _authorize(self, request: AuthorizeInput) -> Authorization:
         with activity_errors():
-            async with self._sessions() as session:
-                payment = await _payment(session, request.payment_id)
-                gateway = await self._gateways.by_id(session, payment.connector_id)
-                token = request.token
-                if payment.connector_id is not None:  # the card as that connector's vault has it
-                    token = await routing.token(
-                        session, payment.connector_id, payment.payment_method_id
-                    )
+            gateway, token, reference = self._gateways.sandbox, request.token, None
+            if request.connector_id is not None:  # a sandbox payment needs no read
+                async with self._sessions() as session:
+                    payment = await _payment(session, request.payment_id)
+                    gateway, token = await self._connector_of(session, payment)
+                if request.authenticated:  # the operation the processor's challenge was for
+                    reference = payment.gateway_reference
             try:
                 result = await gateway.authorize(
-                    AuthorizeRequest(
-                        idempotency_key=authorize_key(request.payment_id),
-                        payment_id=request.payment_id,
-                        amount=request.amount,
-                        currency=request.currency,
-                        token=token,
+                    self._authorize_request(
+                        request.payment_id,
+                        request.amount,
+                        request.currency,
+                        token,
                         authenticated=request.authenticated,
-                        return_url=self._return_url(request.payment_id),
-                        reference=payment.gateway_reference if request.authenticated else None,
+                        reference=reference,
                     )
                 )
             except AuthenticationRequired as error:
@@ -312,17 +307,13 @@ class PaymentActivities:
         """The processor hosted the challenge: its answer is whether the authorization, asked
         again under the same key (which moves nothing new), now holds the money."""
         async with self._sessions() as session:
-            gateway = await self._gateways.by_id(session, payment.connector_id)
-            assert payment.connector_id is not None  # hosted_by_processor
-            token = await routing.token(session, payment.connector_id, payment.payment_method_id)
-        request = AuthorizeRequest(
-            idempotency_key=authorize_key(str(payment.id)),
-            payment_id=str(payment.id),
-            amount=payment.amount,
-            currency=payment.currency,
-            token=token,
+            gateway, token = await self._connector_of(session, payment)
+        request = self._authorize_request(
+            str(payment.id),
+            payment.amount,
+            payment.currency,
+            token,
             authenticated=True,
-            return_url=self._return_url(str(payment.id)),
             reference=payment.gateway_reference,
         )
         try:
@@ -335,6 +326,37 @@ class PaymentActivities:
         async with transaction(self._sessions) as session:
             locked = await transitions.lock(session, payment.id)
             authentication.record_answer(session, locked, outcome)
+
+    async def _connector_of(
+        self, session: AsyncSession, payment: Payment
+    ) -> tuple[GatewayConnector, str | None]:
+        """The payment's connector, and its card as that connector's vault has it."""
+        assert payment.connector_id is not None
+        gateway = await self._gateways.by_id(session, payment.connector_id)
+        token = await routing.token(session, payment.connector_id, payment.payment_method_id)
+        return gateway, token
+
+    def _authorize_request(
+        self,
+        payment_id: str,
+        amount: int,
+        currency: str,
+        token: str | None,
+        *,
+        authenticated: bool,
+        reference: str | None = None,
+    ) -> AuthorizeRequest:
+        """An authorization under the payment's key."""
+        return AuthorizeRequest(
+            idempotency_key=authorize_key(payment_id),
+            payment_id=payment_id,
+            amount=amount,
+            currency=currency,
+            token=token,
+            authenticated=authenticated,
+            return_url=self._return_url(payment_id),
+            reference=reference,
+        )
 
     def _return_url(self, payment_id: str) -> str:
         """Where a processor's own challenge page sends the customer back (the API wakes the

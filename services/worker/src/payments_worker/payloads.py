@@ -66,6 +66,9 @@ class AuthorizeInput:
     token: str | None
     # The customer passed the challenge the gateway asked for: ask the gateway again.
     authenticated: bool = False
+    # The merchant's connector the payment is routed to now; None: the sandbox (and histories
+    # recorded before connectors), whose authorization needs nothing more from the database.
+    connector_id: str | None = None
 
 
 @dataclass(frozen=True)

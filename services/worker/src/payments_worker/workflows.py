@@ -203,7 +203,12 @@ class PaymentProcessingWorkflow:
                 return await workflow.execute_activity_method(
                     PaymentActivities.authorize,
                     AuthorizeInput(
-                        payment_id, started.amount, started.currency, started.token, authenticated
+                        payment_id,
+                        started.amount,
+                        started.currency,
+                        started.token,
+                        authenticated,
+                        self._connector_id,
                     ),
                     start_to_close_timeout=self._gateway_timeout,
                     retry_policy=policies.AUTHORIZE_RETRY,

@@ -9,7 +9,6 @@ connector it moves from, finds the payment already moved and answers where it we
 
 import uuid
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments_core.connectors import routing
@@ -18,9 +17,6 @@ from payments_core.db.columns import utcnow
 from payments_core.errors import InvalidState
 from payments_core.payments import transitions
 from payments_core.payments.status import PaymentStatus, PaymentStep
-from payments_core.telemetry.metrics import CONNECTOR_FALLBACKS
-
-log = structlog.get_logger()
 
 # Where a fallback may start: the authorization never reached the connector, or it was voided.
 NOTHING_HELD = frozenset({PaymentStep.AUTHORIZING.value, PaymentStep.VOIDED.value})
@@ -43,9 +39,14 @@ async def fall_back(
     current = await session.get(Connector, from_connector_id)
     assert current is not None  # payments.connector_id is a foreign key
     route = await routing.after(session, current, payment.payment_method_id)
-    passed_over(payment_id, current, reason, to=route.connector)
-    for skipped in route.passed_over:
-        passed_over(payment_id, skipped, routing.NOT_TOKENIZED, to=route.connector)
+    next_id = route.connector.id if route.connector is not None else None
+    for connector, why in [
+        (current, reason),
+        *((skipped, routing.NOT_TOKENIZED) for skipped in route.passed_over),
+    ]:
+        routing.passed_over(
+            connector.id, connector.type, why, payment_id=payment_id, next_connector_id=next_id
+        )
     if route.connector is None:
         return None
     payment.connector_id = route.connector.id
@@ -55,17 +56,3 @@ async def fall_back(
     payment.updated_at = utcnow()
     await session.flush()
     return route.connector.id
-
-
-def passed_over(
-    payment_id: uuid.UUID, connector: Connector, reason: str, *, to: Connector | None
-) -> None:
-    CONNECTOR_FALLBACKS.labels(connector.type, reason).inc()
-    log.warning(
-        "payment.connector_passed_over",
-        payment_id=str(payment_id),
-        connector_id=str(connector.id),
-        gateway=connector.type,
-        reason=reason,
-        next_connector_id=str(to.id) if to is not None else None,
-    )

@@ -54,6 +54,11 @@ class Gateways:
         """For callers that never open a merchant's connector (tools, tests of the sandbox)."""
         return cls(sandbox, None)
 
+    @classmethod
+    def of_any(cls, given: "Gateways | GatewayConnector") -> "Gateways":
+        """`given`, or a bare connector (tests, tools) as the only gateway, the sandbox's."""
+        return given if isinstance(given, Gateways) else cls.sandbox_only(given)
+
     async def of(self, connector: Connector | None) -> GatewayConnector:
         if connector is None:
             return self.sandbox

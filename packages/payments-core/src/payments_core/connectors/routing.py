@@ -10,10 +10,14 @@ carries cards only.
 import uuid
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from payments_core.connectors.models import Connector, ConnectorToken
+from payments_core.telemetry.metrics import CONNECTOR_FALLBACKS
+
+log = structlog.get_logger()
 
 # Why a connector was passed over (the log line's and the metric's `reason`).
 NOT_TOKENIZED = "not_tokenized"
@@ -41,13 +45,6 @@ async def routable(session: AsyncSession, merchant_id: uuid.UUID, mode: str) -> 
         .order_by(col(Connector.priority), col(Connector.created_at), col(Connector.id))
     )
     return list((await session.execute(statement)).scalars())
-
-
-async def first(
-    session: AsyncSession, merchant_id: uuid.UUID, mode: str, payment_method_id: uuid.UUID
-) -> Route:
-    candidates = await routable(session, merchant_id, mode)
-    return await _first_tokenized(session, candidates, payment_method_id)
 
 
 async def after(session: AsyncSession, current: Connector, payment_method_id: uuid.UUID) -> Route:
@@ -85,3 +82,24 @@ async def _first_tokenized(
             return Route(connector, tuple(passed))
         passed.append(connector)
     return Route(None, tuple(passed))
+
+
+def passed_over(
+    connector_id: uuid.UUID,
+    gateway: str,
+    reason: str,
+    *,
+    payment_id: uuid.UUID | None = None,
+    next_connector_id: uuid.UUID | None = None,
+) -> None:
+    """One connector passed over: the log line and the metric, wherever routing decided it (the
+    API at creation, the worker's fallback)."""
+    CONNECTOR_FALLBACKS.labels(gateway, reason).inc()
+    log.warning(
+        "payment.connector_passed_over",
+        payment_id=str(payment_id) if payment_id else None,
+        connector_id=str(connector_id),
+        gateway=gateway,
+        reason=reason,
+        next_connector_id=str(next_connector_id) if next_connector_id else None,
+    )

@@ -9,7 +9,7 @@ import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments_core.connectors.routing import NOT_TOKENIZED
+from payments_core.connectors import routing
 from payments_core.db.after_commit import after_commit
 from payments_core.db.columns import utcnow
 from payments_core.db.driver import DriverConnection
@@ -27,7 +27,6 @@ from payments_core.payments.references import new_reference
 from payments_core.payments.schemas import ConnectorRef, PaymentCreate, PaymentOut
 from payments_core.payments.status import CaptureMethod, PaymentStatus
 from payments_core.settings import DEFAULT_AUTHORIZATION_TTL_SECONDS
-from payments_core.telemetry.metrics import CONNECTOR_FALLBACKS
 
 log = structlog.get_logger()
 
@@ -152,13 +151,9 @@ async def _route(
     for position, candidate in enumerate(candidates):
         if candidate.tokenized:
             for skipped in candidates[:position]:
-                log.info(
-                    "payment.connector_passed_over",
-                    connector_id=str(skipped.id),
-                    gateway=skipped.type,
-                    reason=NOT_TOKENIZED,
+                routing.passed_over(
+                    skipped.id, skipped.type, routing.NOT_TOKENIZED, next_connector_id=candidate.id
                 )
-                CONNECTOR_FALLBACKS.labels(skipped.type, NOT_TOKENIZED).inc()
             return ConnectorRef(id=candidate.id, type=candidate.type)
     if (
         candidates

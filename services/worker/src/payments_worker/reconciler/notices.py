@@ -22,14 +22,12 @@ from payments_core.connectors.models import ConnectorNotice
 from payments_core.db.columns import utcnow
 from payments_core.db.session import transaction
 from payments_core.payments.models import Payment
-from payments_core.payments.status import UNFINISHED
+from payments_core.payments.status import UNFINISHED, PaymentStatus
 from payments_core.temporal import names
 from payments_worker.reconciler.settle import Settled, Settler
 from payments_worker.reconciler.workflows import Workflow, describe, wake
 
 log = structlog.get_logger()
-
-UNFINISHED_STATUSES = frozenset(status.value for status in UNFINISHED)
 
 
 class Outcome:
@@ -111,7 +109,7 @@ class NoticeTaker:
         """(outcome, detail); outcome None: nothing could be decided now, try next round."""
         if notice.payment_id is None or notice.payment_status is None:
             return Outcome.IGNORED, None
-        if notice.payment_status not in UNFINISHED_STATUSES:
+        if notice.payment_status not in UNFINISHED:
             return Outcome.UNCHANGED, None
         workflow_id = names.payment_workflow_id(str(notice.payment_id))
         workflow = await describe(self._client, workflow_id)
@@ -120,7 +118,7 @@ class NoticeTaker:
             return (Outcome.WOKEN, None) if error is None else (None, error)
         if workflow == Workflow.UNKNOWN:
             return None, "temporal_unavailable"
-        if workflow == Workflow.NEVER_STARTED and notice.payment_status == "pending":
+        if workflow == Workflow.NEVER_STARTED and notice.payment_status == PaymentStatus.PENDING:
             return Outcome.LEFT_ALONE, None
         try:
             settled, detail = await self._settler.payment(notice.payment_id)

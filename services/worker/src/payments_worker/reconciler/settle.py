@@ -60,9 +60,7 @@ class Settler:
         call_timeout: timedelta,
     ) -> None:
         self._sessions = sessions
-        self._gateways = (
-            gateways if isinstance(gateways, Gateways) else Gateways.sandbox_only(gateways)
-        )
+        self._gateways = Gateways.of_any(gateways)
         self._call_timeout = call_timeout.total_seconds()
 
     async def payment(self, payment_id: uuid.UUID) -> tuple[Settled, str | None]:
