@@ -8,6 +8,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from payments_core.gateway.sandbox import SandboxConnector
+from payments_core.temporal import names
 from payments_worker.payloads import PaymentOutcome
 from tests.worker.support import (
     CAPTURE_FAILS_CARD,
@@ -25,6 +26,7 @@ from tests.worker.support import (
     payment_row,
     run_payment,
 )
+from tests.worker.waiting_scenarios import activity_tasks, milestones, workflow_tasks
 
 COMPLETED_EVENTS = ["payment.initiated", "payment.processing", "payment.completed"]
 FAILED_EVENTS = ["payment.initiated", "payment.processing", "payment.failed"]
@@ -170,3 +172,29 @@ async def test_already_finished_payment_is_left_alone(
     assert again == PaymentOutcome("completed")
     assert await payment_events(sessions, payment_id) == COMPLETED_EVENTS
     assert len(await ledger(sessions, payment_id)) == 2
+
+
+@pytest.mark.usefixtures("worker")
+async def test_only_gateway_calls_are_tasks_of_their_own(
+    sessions: Sessions,
+    sandbox: SandboxConnector,
+    client: Client,
+    task_queue: str,
+    merchant_id: uuid.UUID,
+) -> None:
+    """The database steps run as local activities (markers in the workflow task); only the
+    gateway's authorize and capture go through the task queue, each with its own workflow task."""
+    payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+    await run_payment(client, task_queue, payment_id)
+
+    history = await client.get_workflow_handle(
+        names.payment_workflow_id(payment_id)
+    ).fetch_history()
+
+    assert activity_tasks(history) == ["authorize", "capture"]
+    assert [step for step in milestones(history) if step not in ("authorize", "capture")] == [
+        "start_processing",
+        "begin_authorization",
+        "complete",
+    ]
+    assert workflow_tasks(history) == 3

@@ -107,6 +107,20 @@ EARLIER_VERSIONS = {
     "v1_payment_gateway_timeout",
     "v1_refund_succeeded",
     "v1_refund_outcome_unknown_failed",
+    # Before local-bookkeeping: every database step a task of its own.
+    *(
+        f"v2_{name}"
+        for name in (
+            "payment_completed",
+            "payment_declined",
+            "payment_manual_captured",
+            "payment_authentication_approved",
+            "payment_cancelled",
+            "refund_succeeded",
+            "refund_failed",
+            "payment_fell_back",
+        )
+    ),
 }
 
 

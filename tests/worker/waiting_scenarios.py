@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.converter import DataConverter
 
@@ -263,6 +264,8 @@ def milestones(history: WorkflowHistory) -> list[str]:
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             found.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        elif (local_activity := _local_activity(event)) is not None:
+            found.append(local_activity)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             found.append(f"signal {event.workflow_execution_signaled_event_attributes.signal_name}")
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
@@ -275,6 +278,36 @@ def milestones(history: WorkflowHistory) -> list[str]:
         elif event.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
             found.append(TIMER_FIRED)
     return found
+
+
+# The marker a local activity leaves in its workflow task (the Core SDK's name and layout).
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
+def _local_activity(event: HistoryEvent) -> str | None:
+    """The activity type of a local activity's marker; None for any other event."""
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != LOCAL_ACTIVITY_MARKER:
+        return None
+    [data] = _converter.from_payloads(marker.details["data"].payloads, [dict])
+    return str(data["activity_type"])
+
+
+def activity_tasks(history: WorkflowHistory) -> list[str]:
+    """The activities a history scheduled through the task queue (not local ones)."""
+    return [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+def workflow_tasks(history: WorkflowHistory) -> int:
+    return sum(
+        event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for event in history.events
+    )
 
 
 def captures(history: WorkflowHistory) -> list[int]:

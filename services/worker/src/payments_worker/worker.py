@@ -116,8 +116,10 @@ def build_worker(
         activities=activities.all(),
         interceptors=[ActivityLogContext()],
         # Each activity holds at most one database connection at a time: no more activities
-        # than the pool (plus its overflow) can serve, so none waits for a connection.
+        # than the pool (plus its overflow) can serve, so none waits for a connection. Local
+        # activities (the database steps) take from the same pool.
         max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_local_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=MAX_CONCURRENT_WORKFLOW_TASKS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )

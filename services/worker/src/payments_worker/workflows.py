@@ -149,7 +149,7 @@ class PaymentProcessingWorkflow:
     async def _process(self, payment_id: str) -> PaymentOutcome:
         if self._cancel_requested:
             return await self._cancel(payment_id)
-        started = await self._bookkeeping(
+        started = await _bookkeeping(
             PaymentActivities.start_processing, StartProcessingInput(payment_id)
         )
         if started.status != PaymentStatus.PROCESSING:  # cancelled or already finished
@@ -184,7 +184,7 @@ class PaymentProcessingWorkflow:
             await self._capture(capture, policies.RECORD_CAPTURE_RETRY)
 
         self._step = COMPLETING
-        await self._bookkeeping(PaymentActivities.complete, CompleteInput(payment_id))
+        await _bookkeeping(PaymentActivities.complete, CompleteInput(payment_id))
         return self._ended(PaymentStatus.COMPLETED)
 
     async def _authorize(
@@ -195,7 +195,7 @@ class PaymentProcessingWorkflow:
         authenticated = False
         while True:
             self._step = AUTHORIZING
-            if not await self._bookkeeping(
+            if not await _bookkeeping(
                 PaymentActivities.begin_authorization, BeginAuthorizationInput(payment_id)
             ):
                 return self._ended(PaymentStatus.CANCELLED)
@@ -256,8 +256,10 @@ class PaymentProcessingWorkflow:
             return False
         passed_over = self._connector_id
         self._step = AUTHORIZING
-        moved_to = await self._bookkeeping(
-            PaymentActivities.fall_back, FallBackInput(payment_id, passed_over, reason)
+        moved_to = await _bookkeeping(
+            PaymentActivities.fall_back,
+            FallBackInput(payment_id, passed_over, reason),
+            local=False,  # a local activity's marker keeps its result, not its input
         )
         if moved_to is None:
             return False
@@ -273,16 +275,15 @@ class PaymentProcessingWorkflow:
         """requires_action until the customer answers or AUTHENTICATION_TIMEOUT_SECONDS pass;
         the answer is in PostgreSQL (the challenge page wrote it), or the processor's (asked by
         settle_authentication, when its page hosted the challenge); a signal only wakes us."""
-        challenge = await self._bookkeeping(
-            PaymentActivities.require_authentication, challenge_input
-        )
+        challenge = await _bookkeeping(PaymentActivities.require_authentication, challenge_input)
         self._step = AWAITING_AUTHENTICATION
         deadline = workflow.now() + timedelta(milliseconds=challenge.remaining_ms)
         while True:
             timed_out = not await self._woken_before(deadline)
-            status = await self._bookkeeping(
+            status = await _bookkeeping(
                 PaymentActivities.settle_authentication,
                 SettleAuthenticationInput(payment_id, timed_out),
+                local=False,  # it may ask the processor: gateway calls are never local
             )
             if status != PaymentStatus.REQUIRES_ACTION:
                 return status
@@ -298,7 +299,7 @@ class PaymentProcessingWorkflow:
         deadline = datetime.fromisoformat(expires_at) if expires_at else workflow.now()
         while True:
             expired = not await self._woken_before(deadline)
-            hold = await self._bookkeeping(
+            hold = await _bookkeeping(
                 PaymentActivities.settle_hold, SettleHoldInput(payment_id, expired)
             )
             if hold.decision is not None:
@@ -324,7 +325,7 @@ class PaymentProcessingWorkflow:
                 f"payment {payment_id}: a hold never captured was refused a void"
             )
         self._step = RELEASING
-        status = await self._bookkeeping(PaymentActivities.release, ReleaseInput(payment_id))
+        status = await _bookkeeping(PaymentActivities.release, ReleaseInput(payment_id))
         self._ended(status)
         reason = AUTHORIZATION_EXPIRED if status == PaymentStatus.FAILED else None
         return PaymentOutcome(status, reason)
@@ -341,7 +342,7 @@ class PaymentProcessingWorkflow:
 
     async def _cancel(self, payment_id: str) -> PaymentOutcome:
         self._step = CANCELLING
-        status = await self._bookkeeping(PaymentActivities.cancel, CancelInput(payment_id))
+        status = await _bookkeeping(PaymentActivities.cancel, CancelInput(payment_id))
         return self._ended(status)
 
     async def _void_and_fail(self, payment_id: str, reason: str) -> PaymentOutcome:
@@ -366,7 +367,7 @@ class PaymentProcessingWorkflow:
 
     async def _fail(self, payment_id: str, reason: str) -> PaymentOutcome:
         self._step = FAILING
-        await self._bookkeeping(PaymentActivities.fail, FailInput(payment_id, reason))
+        await _bookkeeping(PaymentActivities.fail, FailInput(payment_id, reason))
         self._step = PaymentStatus.FAILED.value
         self._finished = True
         return PaymentOutcome(PaymentStatus.FAILED.value, reason)
@@ -376,25 +377,45 @@ class PaymentProcessingWorkflow:
         self._finished = True
         return PaymentOutcome(status)
 
-    async def _bookkeeping(
-        self,
-        activity: Callable[[PaymentActivities, ArgumentT], Awaitable[ResultT]],
-        argument: ArgumentT,
-    ) -> ResultT:
-        """A database-only step: short timeout, retried until the database answers."""
-        return await workflow.execute_activity_method(
+
+# Patch ids (`workflow.patched`): each names one change of the commands a workflow issues. A
+# running workflow started before the change replays its old branch; new ones take the new one.
+# Remove a patch's old branch only once no workflow that started before it can still be running
+# (deprecate_patch first); tests/worker/histories/v<n>_* keep the old branches under test meanwhile.
+REFUND_OUTCOME_UNKNOWN_STAYS_PENDING = "refund-outcome-unknown-stays-pending"
+# Database-only steps run as local activities (v2_* histories are the remote ones).
+LOCAL_BOOKKEEPING = "local-bookkeeping"
+
+
+async def _bookkeeping(
+    activity: Callable[[PaymentActivities, ArgumentT], Awaitable[ResultT]],
+    argument: ArgumentT,
+    *,
+    local: bool = True,
+) -> ResultT:
+    """A database-only step: short timeout, retried until the database answers.
+
+    A local activity: it runs in the worker that runs the workflow task, its result recorded as
+    a marker when the task completes, so it costs the Temporal server no task of its own (no
+    schedule, dispatch, start and completion, no extra workflow task). What it gives up, and why
+    that is safe here (README, "Performance"): no heartbeats (none of these steps has any), and
+    its attempts do not outlive the worker: if the worker dies, the workflow task times out and
+    the step runs again from its first attempt on another worker. Every such step is an
+    idempotent transition under the payment's lock, well within the workflow task's timeout.
+    """
+    if local and workflow.patched(LOCAL_BOOKKEEPING):
+        return await workflow.execute_local_activity_method(
             activity,
             argument,
             start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,
             retry_policy=policies.BOOKKEEPING_RETRY,
         )
-
-
-# Patch ids (`workflow.patched`): each names one change of the commands a workflow issues. A
-# running workflow started before the change replays its old branch; new ones take the new one.
-# Remove a patch's old branch only once no workflow that started before it can still be running
-# (deprecate_patch first); tests/worker/histories/v1_* keep the old branches under test meanwhile.
-REFUND_OUTCOME_UNKNOWN_STAYS_PENDING = "refund-outcome-unknown-stays-pending"
+    return await workflow.execute_activity_method(
+        activity,
+        argument,
+        start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,
+        retry_policy=policies.BOOKKEEPING_RETRY,
+    )
 
 
 @workflow.defn(name=names.REFUND_WORKFLOW)
@@ -423,18 +444,13 @@ class RefundWorkflow:
                 )
                 return RefundOutcome(RefundStatus.PENDING.value, reason)
             reason = refused or _reason(error, fallback=REFUND_FAILED)
-            await workflow.execute_activity_method(
-                PaymentActivities.fail_refund,
-                FailRefundInput(request.refund_id, reason),
-                start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,
-                retry_policy=policies.BOOKKEEPING_RETRY,
+            await _bookkeeping(
+                PaymentActivities.fail_refund, FailRefundInput(request.refund_id, reason)
             )
             return RefundOutcome(RefundStatus.FAILED.value, reason)
-        await workflow.execute_activity_method(
+        await _bookkeeping(
             PaymentActivities.succeed_refund,
             SucceedRefundInput(request.refund_id, refund.reference),
-            start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,
-            retry_policy=policies.BOOKKEEPING_RETRY,
         )
         return RefundOutcome(RefundStatus.SUCCEEDED.value)
 
