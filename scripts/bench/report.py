@@ -28,7 +28,22 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"  create→completed p50/p99 {ours['create_to_completed_p50_ms']:.0f}/"
             f"{ours['create_to_completed_p99_ms']:.0f} ms, create→webhook p50/p99"
-            f" {ours['create_to_webhook_p50_ms']:.0f}/{ours['create_to_webhook_p99_ms']:.0f} ms"
+            f" {ours['create_to_webhook_p50_ms']:.0f}/{ours['create_to_webhook_p99_ms']:.0f} ms,"
+            f" webhook after completion p50 {ours['webhook_after_completion_p50_ms']:.0f} ms"
+        )
+        idle = figures["idle"]
+        lines.append(
+            f"  at idle ({idle['payments']} one at a time): create→completed p50"
+            f" {idle['create_to_completed_p50_ms']:.0f} ms, create→webhook p50"
+            f" {idle['create_to_webhook_p50_ms'] or 0:.0f} ms"
+        )
+        cpu = figures["cpu_ms_per_payment"]
+        lines.append(
+            _row("  CPU ms per payment (ceiling: a's)", cpu["ours"], cpu["ceiling"],
+                 cpu["ratio"], cpu["target"])
+        )  # fmt: skip
+        lines.append(
+            "    ours: " + ", ".join(f"{n} {v}" for n, v in ours["cpu_ms_per_payment"].items())
         )
     if "webhooks" in results:
         figures = results["webhooks"]

@@ -73,6 +73,12 @@ def json_ratio_rows(results: dict[str, Any]) -> list[RatioRow]:
             api["ratio"],
         ),
         RatioRow("e2e", e2e["ours"]["completions_per_s"], e2e["baseline_per_s"], e2e["ratio"]),
+        RatioRow(
+            "e2e CPU ms per payment",
+            e2e["cpu_ms_per_payment"]["ours"],
+            e2e["cpu_ms_per_payment"]["ceiling"],
+            e2e["cpu_ms_per_payment"]["ratio"],
+        ),
     ]
     rows += [
         RatioRow(

@@ -53,6 +53,14 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert {"worker", "temporal", "moto"} <= e2e["ours"]["cpu_ms_per_payment"].keys()
     assert "noop_worker" in e2e["ceilings"]["temporal"]["cpu_ms_per_payment"]
     assert "moto" in e2e["ceilings"]["aws"]["cpu_ms_per_payment"]
+    # The whole payment's CPU against the ceiling's server and worker, summed from those figures.
+    cpu = e2e["cpu_ms_per_payment"]
+    assert cpu["ours"] == pytest.approx(sum(e2e["ours"]["cpu_ms_per_payment"].values()), abs=0.2)
+    ceiling = e2e["ceilings"]["temporal"]["cpu_ms_per_payment"]
+    assert cpu["ceiling"] == pytest.approx(ceiling["temporal"] + ceiling["noop_worker"], abs=0.2)
+    # Payments one at a time, each completed and webhooked, before the burst.
+    assert e2e["idle"]["create_to_completed_p50_ms"] > 0
+    assert e2e["idle"]["create_to_webhook_p50_ms"] >= e2e["idle"]["create_to_completed_p50_ms"]
 
     webhooks = results["webhooks"]
     assert webhooks["baseline_per_s"] > 0

@@ -25,6 +25,19 @@ RESULTS: dict[str, Any] = {
             "create_to_completed_p99_ms": 1400,
             "create_to_webhook_p50_ms": 1100,
             "create_to_webhook_p99_ms": 1800,
+            "webhook_after_completion_p50_ms": 110,
+            "cpu_ms_per_payment": {"worker": 40.5, "temporal": 30.0},
+        },
+        "idle": {
+            "payments": 10,
+            "create_to_completed_p50_ms": 140,
+            "create_to_webhook_p50_ms": 260,
+        },
+        "cpu_ms_per_payment": {
+            "ours": 70.5,
+            "ceiling": 60.0,
+            "ratio": round(70.5 / 60.0, 3),
+            "target": 1.3,
         },
         "ceilings": {"temporal": {"payments_per_s": 9.8}, "aws": {"payments_per_s": 41.2}},
         "binding": "temporal",
@@ -52,6 +65,7 @@ def test_the_real_summary_prints_one_consistent_row_per_ratio() -> None:
     assert [row.figure for row in rows] == [
         "API create-payment, req/s",
         "end to end (5), completions/s",
+        "CPU ms per payment (ceiling: a's)",
         "webhooks, 1 endpoint(s), deliveries/s",
         "webhooks, 20 endpoint(s), deliveries/s",
     ]
@@ -76,12 +90,12 @@ def test_a_ratio_not_computed_from_the_figures_is_caught(wrong: Any) -> None:
     text = printed(broken)
     assert "ratio" in text  # the old check of the table: its header alone passes it
     problems = ratio_problems(text, broken)
-    assert problems and all(problem.startswith(("api", "API", "3 ratio")) for problem in problems)
+    assert problems and all(problem.startswith(("api", "API", "4 ratio")) for problem in problems)
 
 
 def test_a_row_missing_from_the_table_is_caught() -> None:
     text = "\n".join(line for line in printed(RESULTS).splitlines() if "20 endpoint" not in line)
-    assert ratio_problems(text, RESULTS) == ["3 ratio rows printed for 4 ratios"]
+    assert ratio_problems(text, RESULTS) == ["4 ratio rows printed for 5 ratios"]
 
 
 def test_a_table_showing_other_ratios_than_measured_is_caught() -> None:
