@@ -1,8 +1,8 @@
 """`python -m scripts.bench.noop_worker ADDRESS TASK_QUEUE`: the no-op workflow's worker.
 
 The same worker settings as `payments_worker`: its concurrency limits (activities = twice the
-default database pool), the same runtime with SDK metrics, the default sandbox and eager
-activity execution. Runs until SIGTERM.
+default database pool), the same runtime with SDK metrics, the same workflow runner (no
+sandbox) and eager activity execution. Runs until SIGTERM.
 """
 
 import asyncio
@@ -14,7 +14,11 @@ from temporalio.worker import Worker
 from payments_core.settings import WorkerSettings
 from payments_core.telemetry.temporal import temporal_metrics
 from payments_core.temporal.client import connect
-from payments_worker.worker import GRACEFUL_SHUTDOWN, MAX_CONCURRENT_WORKFLOW_TASKS
+from payments_worker.worker import (
+    GRACEFUL_SHUTDOWN,
+    MAX_CONCURRENT_WORKFLOW_TASKS,
+    workflow_runner,
+)
 from scripts.bench.noop_workflow import NoopWorkflow, noop
 
 
@@ -29,6 +33,7 @@ async def serve(address: str, task_queue: str) -> None:
         max_concurrent_activities=pool_size * 2,
         max_concurrent_workflow_tasks=MAX_CONCURRENT_WORKFLOW_TASKS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        workflow_runner=workflow_runner(),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -28,6 +28,7 @@ import pytest
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
 from payments_core.db.session import transaction
@@ -42,6 +43,7 @@ from payments_worker.policies import BOOKKEEPING_RETRY, BOOKKEEPING_TIMEOUT, CAP
 from payments_worker.worker import build_worker
 from payments_worker.workflows import AUTHORIZING, PaymentProcessingWorkflow, RefundWorkflow
 from tests.worker import waiting_scenarios
+from tests.worker.clock_reading_workflow import ClockReadingPaymentWorkflow
 from tests.worker.fallback_scenarios import UNREACHABLE, WORKING, Routed
 from tests.worker.faults import CompletionLost, GatewayOutage
 from tests.worker.support import (
@@ -128,9 +130,26 @@ def test_every_scenario_has_a_history() -> None:
     assert {path.stem for path in recorded()} == SCENARIOS | EARLIER_VERSIONS
 
 
+def sandboxed_replayer() -> Replayer:
+    """The worker runs workflows without the sandbox (payments_worker.worker.workflow_runner):
+    replaying every branch in it here is what keeps the workflows within its rules."""
+    return Replayer(workflows=WORKFLOWS, workflow_runner=SandboxedWorkflowRunner())
+
+
 @pytest.mark.parametrize("path", recorded(), ids=lambda path: path.stem)
 async def test_history_replays(path: Path) -> None:
-    await Replayer(workflows=WORKFLOWS).replay_workflow(load(path))
+    await sandboxed_replayer().replay_workflow(load(path))
+
+
+async def test_the_sandboxed_replay_refuses_a_workflow_reading_the_clock() -> None:
+    replayer = Replayer(
+        workflows=[ClockReadingPaymentWorkflow], workflow_runner=SandboxedWorkflowRunner()
+    )
+    result = await replayer.replay_workflow(
+        load(HISTORIES / "payment_completed.json"), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is not None
+    assert "datetime.datetime.now" in str(result.replay_failure)
 
 
 @pytest.mark.parametrize("name", sorted(waiting_scenarios.SCENARIOS))

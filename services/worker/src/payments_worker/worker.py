@@ -15,7 +15,7 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 
 # Every table model mapped: a flush resolves foreign keys (outbox → merchants) through the
 # metadata, and the worker itself never imports some of the models they point at.
@@ -101,6 +101,20 @@ def build_activities(
     )
 
 
+def workflow_runner() -> WorkflowRunner:
+    """How the worker runs workflow code: without the sandbox.
+
+    The sandbox re-imports the workflow module for every workflow it starts and goes through
+    `exec` for each payload it converts: about a quarter of the worker's CPU per payment
+    (README, "Performance"). What it guards against, a workflow calling something
+    non-deterministic (the clock, randomness, I/O) or keeping state in a module, is checked
+    where it costs nothing at run time: every recorded branch of the workflows replays in the
+    sandbox in `make test` (tests/worker/test_replay.py), and the workflow module keeps no
+    module-level state.
+    """
+    return UnsandboxedWorkflowRunner()
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -122,6 +136,7 @@ def build_worker(
         max_concurrent_local_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=MAX_CONCURRENT_WORKFLOW_TASKS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        workflow_runner=workflow_runner(),
     )
 
 
