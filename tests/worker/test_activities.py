@@ -14,6 +14,7 @@ from payments_worker.payloads import (
     AuthorizeInput,
     BeginAuthorizationInput,
     CancelInput,
+    CaptureInput,
     StartProcessingInput,
 )
 from tests.worker.support import (
@@ -133,3 +134,79 @@ async def test_unknown_payment_is_a_non_retryable_error(activities: PaymentActiv
         )
 
     assert (raised.value.type, raised.value.non_retryable) == ("resource_missing", True)
+
+
+async def test_starting_with_the_authorization_commits_both_and_is_repeatable(
+    sessions: Sessions,
+    sandbox: SandboxConnector,
+    activities: PaymentActivities,
+    merchant_id: uuid.UUID,
+) -> None:
+    payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+    env = ActivityEnvironment()
+    start = StartProcessingInput(payment_id, begin_authorization=True)
+
+    first = await env.run(activities.start_processing, start)
+    again = await env.run(activities.start_processing, start)  # a local activity run twice
+
+    assert first.status == again.status == "processing"
+    payment = await payment_row(sessions, payment_id)
+    assert (payment.status, payment.processing_step) == ("processing", "authorizing")
+    assert await payment_events(sessions, payment_id) == ["payment.initiated", "payment.processing"]
+    # The API's cancel now answers 409, and a cancel signal leaves the payment be.
+    assert await env.run(activities.cancel, CancelInput(payment_id)) == "processing"
+
+
+async def test_starting_a_cancelled_payment_begins_nothing(
+    sessions: Sessions,
+    sandbox: SandboxConnector,
+    activities: PaymentActivities,
+    merchant_id: uuid.UUID,
+) -> None:
+    payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+    async with transaction(sessions) as session:
+        await transitions.cancel(session, uuid.UUID(payment_id), merchant_id)
+
+    started = await ActivityEnvironment().run(
+        activities.start_processing, StartProcessingInput(payment_id, begin_authorization=True)
+    )
+
+    assert started.status == "cancelled"
+    assert (await payment_row(sessions, payment_id)).processing_step is None
+
+
+async def test_a_capture_asked_to_complete_does_both_in_one_transaction_once(
+    sessions: Sessions,
+    sandbox: SandboxConnector,
+    activities: PaymentActivities,
+    merchant_id: uuid.UUID,
+) -> None:
+    payment_id = await card_payment(sessions, sandbox, merchant_id, SUCCEEDING_CARDS[0])
+    env = ActivityEnvironment()
+    started = await env.run(
+        activities.start_processing, StartProcessingInput(payment_id, begin_authorization=True)
+    )
+    authorization = await env.run(
+        activities.authorize,
+        AuthorizeInput(payment_id, started.amount, started.currency, started.token),
+    )
+    capture = CaptureInput(
+        payment_id, authorization.reference, started.amount, started.currency, complete=True
+    )
+
+    first = await env.run(activities.capture, capture)
+    again = await env.run(activities.capture, capture)  # answered from the record
+
+    assert first == again
+    payment = await payment_row(sessions, payment_id)
+    assert (payment.status, payment.processing_step, payment.amount_captured) == (
+        "completed",
+        "captured",
+        started.amount,
+    )
+    assert payment.completed_at is not None
+    assert await payment_events(sessions, payment_id) == [
+        "payment.initiated",
+        "payment.processing",
+        "payment.completed",
+    ]

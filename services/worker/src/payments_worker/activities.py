@@ -145,11 +145,15 @@ class PaymentActivities:
 
     @activity.defn
     async def start_processing(self, request: StartProcessingInput) -> ProcessingStarted:
-        """pending → processing (payment.processing); a cancelled or finished payment is only
-        reported, so the workflow can end."""
+        """pending → processing (payment.processing), and with `begin_authorization` step
+        `authorizing` in the same transaction (as `begin_authorization` would: from then on the
+        API refuses to cancel); a cancelled or finished payment is only reported, so the
+        workflow can end."""
         with activity_errors():
             async with transaction(self._sessions) as session:
                 payment = await transitions.start_processing(session, _id(request.payment_id))
+                if request.begin_authorization and payment.status == PaymentStatus.PROCESSING:
+                    transitions.enter_step(payment, PaymentStep.AUTHORIZING)
                 method = await session.get(PaymentMethod, payment.payment_method_id)
                 token = method.gateway_token if method is not None else None
         expires_at = payment.authorization_expires_at
@@ -395,6 +399,8 @@ class PaymentActivities:
                 if payment.processing_step == PaymentStep.CAPTURED and payment.capture_reference:
                     # Repeated after its capture was recorded (the worker died before reporting
                     # it): answer from the record, whatever the gateway is doing right now.
+                    if request.complete:
+                        transitions.complete_locked(session, payment)
                     return Capture(payment.capture_reference)
                 # From AUTHORIZED, or from VOIDING: a void was refused because the capture went
                 # through after all (the gateway itself refuses a capture after a void).
@@ -409,9 +415,11 @@ class PaymentActivities:
                 )
             )
             async with transaction(self._sessions) as session:
-                await transitions.record_capture(
+                captured = await transitions.record_capture(
                     session, payment_id, result.reference, request.amount
                 )
+                if request.complete:  # nothing is left to undo once the money moved
+                    transitions.complete_locked(session, captured)
         return Capture(result.reference)
 
     @activity.defn

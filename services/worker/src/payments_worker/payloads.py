@@ -25,6 +25,9 @@ AUTHENTICATION_REQUIRED = "authentication_required"
 @dataclass(frozen=True)
 class StartProcessingInput:
     payment_id: str
+    # Also begin the authorization step in the same transaction (local-bookkeeping on); False
+    # is what histories recorded before it meant.
+    begin_authorization: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,9 @@ class CaptureInput:
     authorization_reference: str
     amount: int
     currency: str
+    # Also complete the payment in the transaction that records the capture (local-bookkeeping
+    # on); False is what histories recorded before it meant: `complete` followed.
+    complete: bool = False
 
 
 @dataclass(frozen=True)

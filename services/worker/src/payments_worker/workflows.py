@@ -1,6 +1,8 @@
 """PaymentProcessingWorkflow and RefundWorkflow: deterministic orchestration, no I/O.
 
-A payment goes start_processing → begin_authorization → authorize → capture → complete. The
+A payment goes start_processing → begin_authorization → authorize → capture → complete (from
+the local-bookkeeping patch on: start_processing, which begins the authorization in the same
+transaction, → authorize → capture, which completes in the transaction recording it). The
 saga's one undo is the void of the hold: a capture that fails for good, or an authorization
 whose retries run out (its outcome unknown), or any later unexpected failure before the capture
 voids by the authorization's idempotency key, then fails the payment. Once the capture succeeded
@@ -29,9 +31,11 @@ issues no extra command.
 Cancel: the API cancels in PostgreSQL first and signals afterwards (best effort), so the database
 stays the single judge. Until authorization begins, the workflow honours the signal by running
 the idempotent `cancel` activity itself: a no-op after the API's cancel, and enough on its own
-when an operator signals by hand. From `begin_authorization` on the signal is ignored (the
-charge is in flight and the API already answers 409), and a cancel that won the race against
-`begin_authorization` in the database ends the workflow quietly.
+when an operator signals by hand (since local-bookkeeping, authorization begins with the start
+of processing, so only a signal that came before it is honoured). From `begin_authorization`
+on the signal is ignored (the charge is in flight and the API already answers 409), and a
+cancel that won the race against `begin_authorization` in the database ends the workflow
+quietly.
 
 Versioning: change the order or kind of activity calls only behind `workflow.patched(...)` (the
 patch ids are listed below): the recorded histories in tests/worker/histories/, one per branch,
@@ -149,17 +153,22 @@ class PaymentProcessingWorkflow:
     async def _process(self, payment_id: str) -> PaymentOutcome:
         if self._cancel_requested:
             return await self._cancel(payment_id)
+        # From local-bookkeeping on, steps that always run together share one transaction:
+        # starting with beginning the authorization, recording the capture with completing.
+        merged = workflow.patched(LOCAL_BOOKKEEPING)
         started = await _bookkeeping(
-            PaymentActivities.start_processing, StartProcessingInput(payment_id)
+            PaymentActivities.start_processing, StartProcessingInput(payment_id, merged)
         )
         if started.status != PaymentStatus.PROCESSING:  # cancelled or already finished
             return self._ended(started.status)
         if self._cancel_requested:
-            return await self._cancel(payment_id)
+            if not merged:
+                return await self._cancel(payment_id)
+            workflow.logger.info("cancel signal ignored: authorization began with processing")
         self._gateway_timeout = timedelta(milliseconds=started.gateway_call_timeout_ms)
         self._connector_id = started.connector_id
 
-        authorized = await self._authorize(payment_id, started)
+        authorized = await self._authorize(payment_id, started, began=merged)
         if isinstance(authorized, PaymentOutcome):
             return authorized
         amount = started.amount
@@ -170,7 +179,7 @@ class PaymentProcessingWorkflow:
             amount = hold.amount_to_capture
 
         self._step = CAPTURING
-        capture = CaptureInput(payment_id, authorized.reference, amount, started.currency)
+        capture = CaptureInput(payment_id, authorized.reference, amount, started.currency, merged)
         try:
             await self._capture(capture)
         except ActivityError as error:
@@ -183,22 +192,25 @@ class PaymentProcessingWorkflow:
             self._step = CAPTURING
             await self._capture(capture, policies.RECORD_CAPTURE_RETRY)
 
-        self._step = COMPLETING
-        await _bookkeeping(PaymentActivities.complete, CompleteInput(payment_id))
+        if not merged:  # else the capture's own transaction completed the payment
+            self._step = COMPLETING
+            await _bookkeeping(PaymentActivities.complete, CompleteInput(payment_id))
         return self._ended(PaymentStatus.COMPLETED)
 
     async def _authorize(
-        self, payment_id: str, started: ProcessingStarted
+        self, payment_id: str, started: ProcessingStarted, *, began: bool
     ) -> Authorization | PaymentOutcome:
         """The hold, or how the payment ended without one. When the gateway first asks for the
-        customer's authentication, wait for it, then ask the gateway again."""
+        customer's authentication, wait for it, then ask the gateway again. `began`: the first
+        authorization's step was begun with the start of processing."""
         authenticated = False
         while True:
             self._step = AUTHORIZING
-            if not await _bookkeeping(
+            if not began and not await _bookkeeping(
                 PaymentActivities.begin_authorization, BeginAuthorizationInput(payment_id)
             ):
                 return self._ended(PaymentStatus.CANCELLED)
+            began = False
             try:
                 return await workflow.execute_activity_method(
                     PaymentActivities.authorize,

@@ -168,7 +168,11 @@ async def _record_step(
 
 async def complete(session: AsyncSession, payment_id: uuid.UUID) -> Payment:
     """processing or authorized → completed (emits payment.completed); idempotent."""
-    payment = await lock(session, payment_id)
+    return complete_locked(session, await lock(session, payment_id))
+
+
+def complete_locked(session: AsyncSession, payment: Payment) -> Payment:
+    """`complete` on a payment the caller has already locked in this transaction."""
     if payment.status == PaymentStatus.COMPLETED:
         return payment
     move(payment, PaymentStatus.COMPLETED)
