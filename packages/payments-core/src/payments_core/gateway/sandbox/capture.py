@@ -34,9 +34,15 @@ async def _refusal(
 ) -> str | None:
     if authorization is None or authorization.outcome != Outcome.APPROVED:
         return "authorization_unknown"
-    if await children(session, request.authorization_reference, Operation.VOID):
+    done = {
+        entry.operation
+        for entry in await children(
+            session, request.authorization_reference, Operation.VOID, Operation.CAPTURE
+        )
+    }
+    if Operation.VOID.value in done:
         return "authorization_voided"
-    if await children(session, request.authorization_reference, Operation.CAPTURE):
+    if Operation.CAPTURE.value in done:
         # One capture per authorization; the same key was answered from its own row.
         return "authorization_already_captured"
     if request.currency != authorization.currency:

@@ -61,25 +61,31 @@ async def find_by_reference(
 
 
 async def children(
-    session: AsyncSession, parent_reference: str, operation: Operation
+    session: AsyncSession, parent_reference: str, *operations: Operation
 ) -> list[SandboxLedgerEntry]:
-    """The approved captures, voids or refunds made against one authorization or capture."""
+    """The approved captures, voids or refunds (those of `operations`) made against one
+    authorization or capture, in one statement."""
     statement = select(SandboxLedgerEntry).where(
         col(SandboxLedgerEntry.parent_reference) == parent_reference,
-        col(SandboxLedgerEntry.operation) == operation.value,
+        col(SandboxLedgerEntry.operation).in_([operation.value for operation in operations]),
         col(SandboxLedgerEntry.outcome) == Outcome.APPROVED.value,
     )
     return list((await session.execute(statement)).scalars().all())
 
 
 async def record_once(session: AsyncSession, entry: SandboxLedgerEntry) -> SandboxLedgerEntry:
-    """Insert `entry` unless its key already has a row; return the row the key ended up with."""
-    await session.execute(
+    """Insert `entry` unless its key already has a row; return the row the key ended up with
+    (the inserted one comes back from the insert itself: a second statement only on conflict)."""
+    inserted = await session.execute(
         insert(SandboxLedgerEntry)
         .values(entry.model_dump())
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(SandboxLedgerEntry)
+        .execution_options(populate_existing=True)
     )
-    recorded = await find_by_key(session, entry.idempotency_key)
+    recorded = inserted.scalar_one_or_none()
+    if recorded is None:
+        recorded = await find_by_key(session, entry.idempotency_key)
     assert recorded is not None, "the insert or the conflicting row guarantees a row"
     return recorded
 
