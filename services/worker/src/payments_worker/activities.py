@@ -37,7 +37,7 @@ from payments_core.gateway.errors import (
     GatewayUnreachable,
 )
 from payments_core.payment_methods.models import PaymentMethod
-from payments_core.payments import authentication, transitions
+from payments_core.payments import authentication, steps, transitions
 from payments_core.payments.authentication import AUTHENTICATION_FAILED
 from payments_core.payments.models import Payment
 from payments_core.payments.status import (
@@ -252,11 +252,22 @@ class PaymentActivities:
                         error.message, type=GATEWAY_UNREACHABLE, non_retryable=True
                     ) from error
                 raise  # an earlier attempt may have reached it: retried, then voided
-            async with transaction(self._sessions) as session:
-                await transitions.record_authorization(
-                    session, _id(request.payment_id), result.reference
-                )
+            await self._record_authorization(_id(request.payment_id), result.reference)
         return Authorization(result.reference)
+
+    async def _record_authorization(self, payment_id: uuid.UUID, reference: str) -> None:
+        """An automatic payment's hold changes only its step: one statement (payments.steps);
+        a manual payment's also becomes `authorized`, with its event, under the lock."""
+        recorded = await steps.step_at_once(
+            self._sessions,
+            payment_id,
+            PaymentStep.AUTHORIZED,
+            gateway_reference=reference,
+            automatic_only=True,
+        )
+        if recorded is None:
+            async with transaction(self._sessions) as session:
+                await transitions.record_authorization(session, payment_id, reference)
 
     @activity.defn
     async def fall_back(self, request: FallBackInput) -> str | None:
@@ -394,18 +405,24 @@ class PaymentActivities:
     async def _capture(self, request: CaptureInput) -> Capture:
         payment_id = _id(request.payment_id)
         with activity_errors():
+            # From AUTHORIZED, or from VOIDING: a void was refused because the capture went
+            # through after all (the gateway itself refuses a capture after a void). One
+            # statement when the step may follow (payments.steps), else under the lock.
+            stepped = await steps.step_at_once(self._sessions, payment_id, PaymentStep.CAPTURING)
             async with transaction(self._sessions) as session:
-                payment = await transitions.lock(session, payment_id)
-                if payment.processing_step == PaymentStep.CAPTURED and payment.capture_reference:
-                    # Repeated after its capture was recorded (the worker died before reporting
-                    # it): answer from the record, whatever the gateway is doing right now.
-                    if request.complete:
-                        transitions.complete_locked(session, payment)
-                    return Capture(payment.capture_reference)
-                # From AUTHORIZED, or from VOIDING: a void was refused because the capture went
-                # through after all (the gateway itself refuses a capture after a void).
-                transitions.enter_step(payment, PaymentStep.CAPTURING)
-                gateway = await self._gateways.by_id(session, payment.connector_id)
+                if stepped is not None:
+                    gateway = await self._gateways.by_id(session, stepped.connector_id)
+                else:
+                    payment = await transitions.lock(session, payment_id)
+                    captured = payment.processing_step == PaymentStep.CAPTURED
+                    if captured and payment.capture_reference:
+                        # Repeated after its capture was recorded (the worker died before
+                        # reporting it): answer from the record, whatever the gateway does now.
+                        if request.complete:
+                            transitions.complete_locked(session, payment)
+                        return Capture(payment.capture_reference)
+                    transitions.enter_step(payment, PaymentStep.CAPTURING)  # or InvalidState
+                    gateway = await self._gateways.by_id(session, payment.connector_id)
             result = await gateway.capture(
                 CaptureRequest(
                     idempotency_key=capture_key(request.payment_id),
