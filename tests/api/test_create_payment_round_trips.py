@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import opentelemetry.metrics
+import opentelemetry.trace
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, text
@@ -99,6 +101,30 @@ async def test_a_keyed_create_payment_is_three_statements_and_no_transaction_blo
     assert claim.startswith("INSERT INTO idempotency_keys")
     assert all(table in write for table in ("INSERT INTO payments", "outbox", "idempotency_keys"))
     assert not any(statement.upper() in {"BEGIN", "COMMIT"} for statement in sent)
+
+
+async def test_a_request_does_not_look_up_opentelemetry_providers(
+    app_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI's own telemetry layer, unless switched off, asks OpenTelemetry for its global
+    providers on every request (each lookup reads the environment): tracing is ours
+    (payments_api.tracing), and only when it is on."""
+    merchant, method_id = await _merchant_with_method(app_client)
+    lookups: list[str] = []
+    for module, name in (
+        (opentelemetry.trace, "get_tracer_provider"),
+        (opentelemetry.metrics, "get_meter_provider"),
+    ):
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda real=real, name=name: [lookups.append(name), real()][1]
+        )
+    body = {"amount": 5000, "currency": "NGN", "paymentMethodId": method_id}
+
+    response = await app_client.post("/payments", json=body, headers=merchant.headers)
+
+    assert response.status_code == 201, response.text
+    assert lookups == []
 
 
 async def test_without_a_key_it_is_two_statements(
