@@ -414,8 +414,8 @@ class PaymentActivities:
                     gateway = await self._gateways.by_id(session, stepped.connector_id)
                 else:
                     payment = await transitions.lock(session, payment_id)
-                    captured = payment.processing_step == PaymentStep.CAPTURED
-                    if captured and payment.capture_reference:
+                    recorded = payment.processing_step == PaymentStep.CAPTURED
+                    if recorded and payment.capture_reference:
                         # Repeated after its capture was recorded (the worker died before
                         # reporting it): answer from the record, whatever the gateway does now.
                         if request.complete:
