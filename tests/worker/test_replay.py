@@ -7,7 +7,7 @@ The histories in tests/worker/histories/, one per branch of the workflows, are r
 `test_record_histories`, which runs only when asked (after an intended change, or to add a
 scenario; a comma-separated list of names records only those):
 
-    RECORD_WORKFLOW_HISTORIES=1 uv run pytest tests/worker/test_replay.py -k record
+    RECORD_WORKFLOW_HISTORIES=1 uv run pytest tests/worker/test_replay.py -k test_record_histories
 
 Before re-recording after a `workflow.patched` change, keep the old history as `v<n>_<name>`
 (EARLIER_VERSIONS): it proves workflows started before the change still replay.
