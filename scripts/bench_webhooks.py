@@ -37,11 +37,12 @@ from payments_core.secret import Secret
 from payments_core.settings import WebhookSenderSettings
 from payments_core.telemetry.logging import configure_logging
 from payments_core.webhooks import endpoints
-from payments_core.webhooks.attempt import new_client
+from payments_core.webhooks.attempt import new_connections
 from payments_core.webhooks.deliveries import enqueue_for_event
 from payments_core.webhooks.schemas import WebhookEndpointCreate
 from payments_core.webhooks.secret_box import SecretBox, new_key
 from payments_core.webhooks.signing import generate_secret, webhook_headers
+from payments_core.webhooks.ssrf import vet_url
 from payments_devstack.postgres import EmbeddedPostgres
 from payments_devstack.processes import find_free_port
 from payments_webhook_sender.dispatcher import DeliveryDispatcher
@@ -145,8 +146,8 @@ async def _run_once(
 ) -> float:
     box = SecretBox(settings.webhook_encryption_key)
     event_ids = await _prepare(sessions, box, url, deliveries, endpoints)
-    client = new_client(settings.webhook_concurrency)
-    dispatcher = DeliveryDispatcher(sessions, settings, client)
+    connections = new_connections(settings.webhook_concurrency)
+    dispatcher = DeliveryDispatcher(sessions, settings, connections)
     started = time.perf_counter()
     running = asyncio.create_task(dispatcher.run(drain_seconds=10))
     try:
@@ -158,27 +159,33 @@ async def _run_once(
     finally:
         dispatcher.stop()
         await running
-        await client.aclose()
+        await connections.aclose()
     return elapsed
 
 
 async def _baseline_rate(url: str, deliveries: int, concurrency: int) -> float:
-    """Signed POSTs per second from the same client to the same receiver, with no database: the
-    ceiling the sender's figures are a ratio of."""
+    """Signed POSTs per second through the sender's own keep-alive connections to the same
+    receiver, with no database and the URL vetted once: the ceiling the sender's figures are a
+    ratio of."""
     secrets = [Secret(generate_secret())]
     body = b'{"id":"evt_bench","type":"payment.completed","data":{}}'
     limit = asyncio.Semaphore(concurrency)
-    async with new_client(concurrency) as client:
+    target = await vet_url(url, allow_private=True)
+    connections = new_connections(concurrency)
 
-        async def post(index: int) -> None:
-            async with limit:
-                headers = webhook_headers(secrets, f"evt_{index}", int(time.time()), body)
-                response = await client.post(url, content=body, headers=headers)
-                response.raise_for_status()
+    async def post(index: int) -> None:
+        async with limit:
+            headers = webhook_headers(secrets, f"evt_{index}", int(time.time()), body)
+            async with connections.post(target, headers, body, 10) as response:
+                await response.aread()
+                assert response.status == 200
 
+    try:
         started = time.perf_counter()
         await asyncio.gather(*(post(index) for index in range(deliveries)))
         return deliveries / (time.perf_counter() - started)
+    finally:
+        await connections.aclose()
 
 
 async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import uuid
 from collections import Counter
 from contextlib import suppress
 
-import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +26,7 @@ from payments_core.telemetry.metrics import (
 )
 from payments_core.webhooks.attempt import attempt_delivery
 from payments_core.webhooks.attempt_span import attempt_span, record_result
+from payments_core.webhooks.connections import PinnedConnections
 from payments_core.webhooks.deliveries import (
     ClaimedDelivery,
     abandon,
@@ -50,13 +50,13 @@ class DeliveryDispatcher:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         settings: WebhookSenderSettings,
-        client: httpx.AsyncClient,
+        connections: PinnedConnections,
         *,
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = session_factory
         self._settings = settings
-        self._client = client
+        self._connections = connections
         self._box = SecretBox(settings.webhook_encryption_key)
         self._rng = rng
         self._in_flight: dict[asyncio.Task[None], uuid.UUID] = {}
@@ -162,7 +162,7 @@ class DeliveryDispatcher:
             return
         with attempt_span(claim) as span:
             result = await attempt_delivery(
-                self._client,
+                self._connections,
                 url=claim.url,
                 event_id=claim.event_id,
                 body=envelope_json(claim.payload).encode(),
