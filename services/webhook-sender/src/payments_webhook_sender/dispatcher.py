@@ -172,21 +172,17 @@ class DeliveryDispatcher:
             )
             record_result(span, result)
         async with transaction(self._sessions) as session:
-            delivery = await record_attempt(
+            recorded = await record_attempt(
                 session, claim, result, self._settings.webhook_retry_schedule, self._rng
             )
-            status, attempt, next_at = (
-                delivery.status,
-                delivery.attempt_count,
-                delivery.next_attempt_at,
-            )
+        status, next_at = recorded.status, recorded.next_attempt_at
         if status != "pending":
             WEBHOOK_DELIVERIES_ENDED.labels(status=status).inc()
         log.info(
             "webhooks.attempt",
             event_id=claim.event_id,
             endpoint_id=str(claim.endpoint_id),
-            attempt=attempt,
+            attempt=recorded.attempt_count,
             status_code=result.status_code,
             duration_ms=result.duration_ms,
             error=result.error,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, text, update
+from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from payments_core.db.columns import utcnow
 from payments_core.outbox.models import OutboxMessage
-from payments_core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from payments_core.webhooks.models import WebhookDelivery
 from payments_core.webhooks.schedule import retry_delay
 from payments_core.webhooks.status import DeliveryStatus, DisabledReason
 
@@ -84,13 +84,61 @@ _CLAIM = text("""
     FROM picked, outbox o, webhook_endpoints e
     WHERE d.id = picked.id AND o.id = d.event_id AND e.id = d.endpoint_id
       AND d.status = 'pending' AND d.next_attempt_at <= now()
-    RETURNING d.id, d.event_id, d.endpoint_id, o.payload, o.traceparent, e.url, e.disabled,
-              e.deleted_at, e.secret_sealed, e.previous_secret_sealed,
+    RETURNING d.id, d.event_id, d.endpoint_id, d.retries_used, o.payload, o.traceparent, e.url,
+              e.disabled, e.deleted_at, e.secret_sealed, e.previous_secret_sealed,
               e.previous_secret_expires_at
 """).bindparams(
     bindparam("held_endpoints", type_=ARRAY(Uuid())),
     bindparam("held_attempts", type_=ARRAY(Integer())),
     bindparam("lease_token", type_=Uuid()),
+)
+
+
+# One attempt's outcome in one round trip: lock the delivery, count the attempt, apply the
+# decision only while the claim's lease token is still the row's (a redelivery or a newer claim
+# decides otherwise; a late 500 must not show on a delivery the newer claim completed), add the
+# attempt to the history either way, and disable an endpoint that answered 410.
+_RECORD = text("""
+    WITH locked AS (
+        SELECT id, coalesce(lease_token = :lease_token, false) AS ours
+        FROM webhook_deliveries WHERE id = :delivery_id
+        FOR UPDATE
+    ), updated AS (
+        UPDATE webhook_deliveries d SET
+            attempt_count = d.attempt_count + 1,
+            updated_at = :now,
+            status = CASE WHEN l.ours THEN :status ELSE d.status END,
+            last_status_code = CASE WHEN l.ours THEN :status_code ELSE d.last_status_code END,
+            last_error = CASE WHEN l.ours THEN :error ELSE d.last_error END,
+            next_attempt_at = CASE WHEN l.ours THEN :next_attempt_at ELSE d.next_attempt_at END,
+            completed_at = CASE WHEN l.ours AND :status <> 'pending' THEN :now
+                                ELSE d.completed_at END,
+            retries_used = CASE WHEN l.ours AND :status = 'pending' THEN d.retries_used + 1
+                                ELSE d.retries_used END,
+            lease_token = CASE WHEN l.ours THEN NULL ELSE d.lease_token END
+        FROM locked l WHERE d.id = l.id
+        RETURNING d.id, d.endpoint_id, d.attempt_count, d.status, d.next_attempt_at, l.ours
+    ), attempt AS (
+        INSERT INTO webhook_attempts
+            (id, delivery_id, attempt_number, status_code, duration_ms, error, created_at)
+        SELECT gen_random_uuid(), id, attempt_count, :status_code, :duration_ms, :error, :now
+        FROM updated
+    ), gone AS (
+        UPDATE webhook_endpoints e
+        SET disabled = true, disabled_reason = :gone_reason, updated_at = :now
+        FROM updated u
+        WHERE :disable_endpoint AND u.ours AND e.id = u.endpoint_id AND NOT e.disabled
+    )
+    SELECT attempt_count, status, next_attempt_at FROM updated
+""").bindparams(
+    bindparam("delivery_id", type_=Uuid()),
+    bindparam("lease_token", type_=Uuid()),
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("next_attempt_at", type_=DateTime(timezone=True)),
+    bindparam("status", type_=String()),
+    bindparam("status_code", type_=Integer()),
+    bindparam("error", type_=String()),
+    bindparam("disable_endpoint", type_=Boolean()),
 )
 
 
@@ -110,6 +158,9 @@ class ClaimedDelivery:
     previous_secret_expires_at: datetime | None
     # The event's stored trace context: each attempt's span continues the payment's trace.
     traceparent: str | None = None
+    # Retries used when claimed: while the lease token matches nothing else can change it (a
+    # redelivery resets both), so the attempt's outcome is decided from it.
+    retries_used: int = 0
 
     def __repr__(self) -> str:
         return f"ClaimedDelivery(delivery_id={self.delivery_id}, event_id={self.event_id!r})"
@@ -175,6 +226,7 @@ async def claim_due(
             previous_secret_sealed=row.previous_secret_sealed,
             previous_secret_expires_at=row.previous_secret_expires_at,
             traceparent=row.traceparent,
+            retries_used=row.retries_used,
         )
         for row in rows
     ]
@@ -197,50 +249,64 @@ def _finish(delivery: WebhookDelivery, status: DeliveryStatus, now: datetime) ->
     delivery.lease_token = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedAttempt:
+    """The delivery as the recorded attempt left it."""
+
+    status: str
+    attempt_count: int
+    next_attempt_at: datetime | None
+
+
+def _decide(
+    claim: ClaimedDelivery,
+    result: AttemptResult,
+    schedule: Sequence[int],
+    rng: random.Random | None,
+    now: datetime,
+) -> tuple[DeliveryStatus, datetime | None]:
+    """The delivery's status and next attempt after this result: done, failed, or a retry."""
+    if result.succeeded:
+        return DeliveryStatus.SUCCEEDED, None
+    if result.gone:
+        return DeliveryStatus.FAILED, None
+    delay = retry_delay(schedule, claim.retries_used, rng)
+    if delay is None:
+        return DeliveryStatus.FAILED, None
+    return DeliveryStatus.PENDING, now + timedelta(seconds=delay)
+
+
 async def record_attempt(
     session: AsyncSession,
     claim: ClaimedDelivery,
     result: AttemptResult,
     schedule: Sequence[int],
     rng: random.Random | None = None,
-) -> WebhookDelivery:
-    """Record the attempt and decide what follows: done, failed, or the next retry's time."""
-    delivery = await _lock(session, claim.delivery_id)
+) -> RecordedAttempt:
+    """Record the attempt and decide what follows: done, failed, or the next retry's time.
+
+    One statement (`_RECORD`); the decision applies only while the claim's lease token is still
+    the row's, otherwise the attempt is only added to the history."""
     now = utcnow()
-    delivery.attempt_count += 1
-    session.add(
-        WebhookAttempt(
-            delivery_id=delivery.id,
-            attempt_number=delivery.attempt_count,
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            error=result.error,
+    status, next_attempt_at = _decide(claim, result, schedule, rng, now)
+    row = (
+        await session.execute(
+            _RECORD,
+            {
+                "delivery_id": claim.delivery_id,
+                "lease_token": claim.lease_token,
+                "now": now,
+                "status": status.value,
+                "next_attempt_at": next_attempt_at,
+                "status_code": result.status_code,
+                "duration_ms": result.duration_ms,
+                "error": result.error,
+                "disable_endpoint": result.gone,
+                "gone_reason": DisabledReason.GONE.value,
+            },
         )
-    )
-    delivery.updated_at = now
-    if delivery.lease_token != claim.lease_token:
-        # Redelivered (or reclaimed after a lost lease) meanwhile: that claim decides what's next.
-        # The attempt stays in the history, but last_status_code/last_error are left alone: a
-        # late 500 must not show on a delivery the newer claim already completed.
-        await session.flush()
-        return delivery
-    delivery.last_status_code = result.status_code
-    delivery.last_error = result.error
-    if result.succeeded:
-        _finish(delivery, DeliveryStatus.SUCCEEDED, now)
-    elif result.gone:
-        _finish(delivery, DeliveryStatus.FAILED, now)
-        await _disable_gone_endpoint(session, delivery.endpoint_id, now)
-    else:
-        delay = retry_delay(schedule, delivery.retries_used, rng)
-        if delay is None:
-            _finish(delivery, DeliveryStatus.FAILED, now)
-        else:
-            delivery.retries_used += 1
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
-            delivery.lease_token = None
-    await session.flush()
-    return delivery
+    ).one()
+    return RecordedAttempt(row.status, row.attempt_count, row.next_attempt_at)
 
 
 async def abandon(session: AsyncSession, claim: ClaimedDelivery, reason: str) -> None:
@@ -253,16 +319,6 @@ async def abandon(session: AsyncSession, claim: ClaimedDelivery, reason: str) ->
     delivery.last_error = reason
     delivery.updated_at = now
     await session.flush()
-
-
-async def _disable_gone_endpoint(
-    session: AsyncSession, endpoint_id: uuid.UUID, now: datetime
-) -> None:
-    await session.execute(
-        update(WebhookEndpoint)
-        .where(col(WebhookEndpoint.id) == endpoint_id, col(WebhookEndpoint.disabled).is_(False))
-        .values(disabled=True, disabled_reason=DisabledReason.GONE.value, updated_at=now)
-    )
 
 
 async def redeliver(
