@@ -143,12 +143,14 @@ async def _succeeded(sessions: Sessions, event_ids: list[str]) -> int:
 
 async def _run_once(
     sessions: Sessions, settings: WebhookSenderSettings, url: str, deliveries: int, endpoints: int
-) -> float:
+) -> tuple[float, float]:
+    """Seconds until every delivery succeeded, and this process's CPU seconds meanwhile (the
+    dispatcher, plus the bench's own polling for the count, a small share)."""
     box = SecretBox(settings.webhook_encryption_key)
     event_ids = await _prepare(sessions, box, url, deliveries, endpoints)
     connections = new_connections(settings.webhook_concurrency)
     dispatcher = DeliveryDispatcher(sessions, settings, connections)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     running = asyncio.create_task(dispatcher.run(drain_seconds=10))
     try:
         while await _succeeded(sessions, event_ids) < deliveries:
@@ -156,14 +158,15 @@ async def _run_once(
                 running.result()  # raises what stopped it
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     finally:
         dispatcher.stop()
         await running
         await connections.aclose()
-    return elapsed
+    return elapsed, cpu
 
 
-async def _baseline_rate(url: str, deliveries: int, concurrency: int) -> float:
+async def _baseline_rate(url: str, deliveries: int, concurrency: int) -> tuple[float, float]:
     """Signed POSTs per second through the sender's own keep-alive connections to the same
     receiver, with no database and the URL vetted once: the ceiling the sender's figures are a
     ratio of."""
@@ -181,9 +184,10 @@ async def _baseline_rate(url: str, deliveries: int, concurrency: int) -> float:
                 assert response.status == 200
 
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await asyncio.gather(*(post(index) for index in range(deliveries)))
-        return deliveries / (time.perf_counter() - started)
+        rate = deliveries / (time.perf_counter() - started)
+        return rate, (time.process_time() - cpu_started) * 1000 / deliveries
     finally:
         await connections.aclose()
 
@@ -204,22 +208,30 @@ async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str)
         f" WEBHOOK_ENDPOINT_CONCURRENCY={settings.webhook_endpoint_concurrency},"
         f" database pool {settings.database_pool_size}"
     )
-    baseline = await _baseline_rate(receiver_url, args.deliveries, settings.webhook_concurrency)
-    print(f"baseline: signed POSTs without a database: {baseline:7.1f}/s")  # noqa: T201
+    baseline, baseline_cpu_ms = await _baseline_rate(
+        receiver_url, args.deliveries, settings.webhook_concurrency
+    )
+    print(  # noqa: T201
+        f"baseline: signed POSTs without a database: {baseline:7.1f}/s,"
+        f" {baseline_cpu_ms:.2f} CPU ms per POST"
+    )
     runs = []
     try:
         for count in args.endpoints:
-            seconds = await _run_once(sessions, settings, receiver_url, args.deliveries, count)
+            seconds, cpu = await _run_once(sessions, settings, receiver_url, args.deliveries, count)
             rate = args.deliveries / seconds
+            cpu_ms = cpu * 1000 / args.deliveries
             print(  # noqa: T201
                 f"{count:>3} endpoint(s): {args.deliveries} delivered in {seconds:6.2f} s"
-                f" = {rate:7.1f} deliveries/s, {rate / baseline:.2f}x the baseline"
+                f" = {rate:7.1f} deliveries/s, {rate / baseline:.2f}x the baseline,"
+                f" {cpu_ms:.2f} CPU ms per delivery"
             )
             runs.append(
                 {
                     "endpoints": count,
                     "deliveries_per_s": round(rate, 1),
                     "ratio": round(rate / baseline, 3),
+                    "cpu_ms_per_delivery": round(cpu_ms, 3),
                 }
             )
     finally:
@@ -229,6 +241,7 @@ async def _bench(database_url: str, args: argparse.Namespace, receiver_url: str)
         "concurrency": settings.webhook_concurrency,
         "endpoint_concurrency": settings.webhook_endpoint_concurrency,
         "baseline_per_s": round(baseline, 1),
+        "baseline_cpu_ms_per_post": round(baseline_cpu_ms, 3),
         "runs": runs,
     }
 
