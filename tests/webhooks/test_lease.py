@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from payments_core.db.columns import utcnow
 from payments_core.db.session import transaction
+from payments_core.events.envelope import Event
 from payments_core.webhooks.deliveries import (
     AttemptResult,
     ClaimedDelivery,
@@ -48,12 +49,18 @@ async def record(sessions: Sessions, claimed: ClaimedDelivery, result: AttemptRe
         await record_attempt(session, claimed, result, SCHEDULE)
 
 
-async def test_a_lost_lease_is_claimed_again_and_the_stale_result_changes_nothing(
-    sessions: Sessions, merchant_id: uuid.UUID
-) -> None:
+async def pending_delivery(sessions: Sessions, merchant_id: uuid.UUID) -> tuple[uuid.UUID, Event]:
+    """An event with one pending delivery to an endpoint that is never contacted."""
     endpoint_id, _ = await create_endpoint(sessions, merchant_id, "http://127.0.0.1:9/hooks")
     event = await record_event(sessions, merchant_id)
     await IntakeHandler(sessions)(sqs_record(event))
+    return endpoint_id, event
+
+
+async def test_a_lost_lease_is_claimed_again_and_the_stale_result_changes_nothing(
+    sessions: Sessions, merchant_id: uuid.UUID
+) -> None:
+    endpoint_id, event = await pending_delivery(sessions, merchant_id)
 
     [dead] = await claim(sessions, lease_seconds=2)
     assert await claim(sessions, lease_seconds=30) == []  # leased: nobody else takes it
@@ -117,9 +124,7 @@ async def test_a_delivery_whose_sender_died_is_sent_after_the_lease(
 async def test_a_failure_under_the_live_lease_schedules_the_next_retry_exactly(
     sessions: Sessions, merchant_id: uuid.UUID
 ) -> None:
-    endpoint_id, _ = await create_endpoint(sessions, merchant_id, "http://127.0.0.1:9/hooks")
-    event = await record_event(sessions, merchant_id)
-    await IntakeHandler(sessions)(sqs_record(event))
+    endpoint_id, event = await pending_delivery(sessions, merchant_id)
     schedule = (5, 300)
     expected: list[float] = []
     jitter = random.Random(7)
@@ -160,9 +165,7 @@ async def test_a_failure_under_the_live_lease_schedules_the_next_retry_exactly(
 async def test_a_late_410_under_a_lost_lease_leaves_the_endpoint_enabled(
     sessions: Sessions, merchant_id: uuid.UUID
 ) -> None:
-    endpoint_id, _ = await create_endpoint(sessions, merchant_id, "http://127.0.0.1:9/hooks")
-    event = await record_event(sessions, merchant_id)
-    await IntakeHandler(sessions)(sqs_record(event))
+    endpoint_id, event = await pending_delivery(sessions, merchant_id)
     [dead] = await claim(sessions, lease_seconds=0)
     [live] = await claim(sessions, lease_seconds=30)
 

@@ -4,6 +4,7 @@ never past the SSRF guard, and bounded. Names resolve through the fake resolver,
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from payments_core.secret import Secret
@@ -70,6 +71,15 @@ async def connections() -> AsyncIterator[PinnedConnections]:
     await pool.aclose()
 
 
+async def merchant_url(
+    server: KeepAliveServer, dns: FakeDns, name: str = "merchant.example"
+) -> str:
+    """A URL whose name resolves (in the fake resolver) to `server`, listening on 127.0.0.1."""
+    port = await server.listen("127.0.0.1")
+    dns[name] = ["127.0.0.1"]
+    return f"http://{name}:{port}/hooks"
+
+
 async def send(
     connections: PinnedConnections, url: str, *, allow_private: bool = True
 ) -> AttemptResult:
@@ -90,14 +100,12 @@ async def test_a_second_post_to_the_same_host_reuses_the_connection(
     fake_dns: FakeDns,  # noqa: F811 - the fixture
 ) -> None:
     server, _ = servers
-    port = await server.listen("127.0.0.1")
-    fake_dns["merchant.example"] = ["127.0.0.1"]
-    url = f"http://merchant.example:{port}/hooks"
+    url = await merchant_url(server, fake_dns)
 
     assert (await send(connections, url)).status_code == 204
     assert (await send(connections, url)).status_code == 204
 
-    assert server.hosts == [f"merchant.example:{port}"] * 2
+    assert server.hosts == [httpx.URL(url).netloc.decode()] * 2
     assert server.connections == 1
 
 
@@ -107,10 +115,8 @@ async def test_a_changed_dns_answer_is_not_served_by_the_pooled_connection(
     fake_dns: FakeDns,  # noqa: F811 - the fixture
 ) -> None:
     old, new = servers
-    port = await old.listen("127.0.0.1")
-    await new.listen("127.0.0.2", port)
-    fake_dns["merchant.example"] = ["127.0.0.1"]
-    url = f"http://merchant.example:{port}/hooks"
+    url = await merchant_url(old, fake_dns)
+    await new.listen("127.0.0.2", httpx.URL(url).port or 80)
     assert (await send(connections, url)).status_code == 204
 
     fake_dns["merchant.example"] = ["127.0.0.2"]
@@ -126,9 +132,7 @@ async def test_a_now_private_address_is_refused_although_a_connection_is_pooled(
     fake_dns: FakeDns,  # noqa: F811 - the fixture
 ) -> None:
     server, _ = servers
-    port = await server.listen("127.0.0.1")
-    fake_dns["merchant.example"] = ["127.0.0.1"]
-    url = f"http://merchant.example:{port}/hooks"
+    url = await merchant_url(server, fake_dns)
     assert (await send(connections, url)).status_code == 204
     assert connections.idle_connections == 1
 

@@ -77,7 +77,11 @@ class PinnedConnections:
             b"POST",
             url,
             # httpcore frames the body by the headers it is given, unlike httpx.
-            headers={**headers, **host_headers, "content-length": str(len(body))},
+            headers=[
+                *headers.items(),
+                *host_headers.items(),
+                ("content-length", str(len(body))),
+            ],
             content=body,
             extensions={**extensions, "timeout": _timeouts(timeout_seconds)},
         )
