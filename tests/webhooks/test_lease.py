@@ -10,11 +10,11 @@ from sqlalchemy import text
 from payments_core.db.columns import utcnow
 from payments_core.db.session import transaction
 from payments_core.events.envelope import Event
+from payments_core.webhooks.attempt_records import record_attempt
 from payments_core.webhooks.deliveries import (
     AttemptResult,
     ClaimedDelivery,
     claim_due,
-    record_attempt,
 )
 from payments_core.webhooks.schedule import retry_delay
 from payments_webhook_sender.intake import IntakeHandler
@@ -37,10 +37,16 @@ SCHEDULE = (60,)
 FAILED_500 = AttemptResult(500, 12, "http_status: endpoint answered 500")
 
 
-async def claim(sessions: Sessions, lease_seconds: float) -> list[ClaimedDelivery]:
+async def claim(
+    sessions: Sessions, lease_seconds: float, per_endpoint: int = 4
+) -> list[ClaimedDelivery]:
     async with transaction(sessions) as session:
         return await claim_due(
-            session, limit=10, per_endpoint=4, in_flight={}, lease_seconds=lease_seconds
+            session,
+            limit=10,
+            per_endpoint=per_endpoint,
+            in_flight={},
+            lease_seconds=lease_seconds,
         )
 
 

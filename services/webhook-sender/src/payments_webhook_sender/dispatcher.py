@@ -31,10 +31,10 @@ from payments_core.webhooks.deliveries import (
     ClaimedDelivery,
     abandon,
     claim_due,
-    record_attempt,
 )
 from payments_core.webhooks.endpoints import live_secrets
 from payments_core.webhooks.secret_box import SecretBox
+from payments_webhook_sender.recorder import AttemptRecorder
 
 log = structlog.get_logger("payments_webhook_sender")
 
@@ -58,7 +58,7 @@ class DeliveryDispatcher:
         self._settings = settings
         self._connections = connections
         self._box = SecretBox(settings.webhook_encryption_key)
-        self._rng = rng
+        self._recorder = AttemptRecorder(session_factory, settings.webhook_retry_schedule, rng)
         self._in_flight: dict[asyncio.Task[None], uuid.UUID] = {}
         self._per_endpoint: Counter[uuid.UUID] = Counter()
         self._wake = asyncio.Event()
@@ -91,6 +91,7 @@ class DeliveryDispatcher:
         finally:
             self.running = False
             await self._drain(drain_seconds)
+            await self._recorder.idle()
 
     async def run_until_idle(self, budget_seconds: float) -> None:
         """Send what is due until nothing is, or the budget is spent (a Lambda invocation)."""
@@ -99,9 +100,11 @@ class DeliveryDispatcher:
         while loop.time() < deadline:
             claimed = await self.dispatch_once()
             if not claimed and not self._in_flight:
+                await self._recorder.idle()
                 return
             await self._sleep(max(0.0, min(1.0, deadline - loop.time())))
         await self._drain(0)
+        await self._recorder.idle()
 
     async def _sleep(self, seconds: float) -> None:
         with suppress(TimeoutError):
@@ -171,10 +174,7 @@ class DeliveryDispatcher:
                 timeout_seconds=self._settings.webhook_timeout_seconds,
             )
             record_result(span, result)
-        async with transaction(self._sessions) as session:
-            recorded = await record_attempt(
-                session, claim, result, self._settings.webhook_retry_schedule, self._rng
-            )
+        recorded = await self._recorder.record(claim, result)
         status, next_at = recorded.status, recorded.next_attempt_at
         if status != "pending":
             WEBHOOK_DELIVERIES_ENDED.labels(status=status).inc()

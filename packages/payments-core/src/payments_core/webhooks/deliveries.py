@@ -7,14 +7,13 @@ transaction, and if the sender dies the row simply comes due again when the leas
 attempt's result applies only while the token still matches (a redelivery resets it).
 """
 
-import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, bindparam, text
+from sqlalchemy import Integer, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
@@ -23,8 +22,7 @@ from sqlmodel import col, select
 from payments_core.db.columns import utcnow
 from payments_core.outbox.models import OutboxMessage
 from payments_core.webhooks.models import WebhookDelivery
-from payments_core.webhooks.schedule import retry_delay
-from payments_core.webhooks.status import DeliveryStatus, DisabledReason
+from payments_core.webhooks.status import DeliveryStatus
 
 # Both statements pick endpoints whose enabled events match: "*" or the event's exact type.
 _ENQUEUE = text("""
@@ -91,54 +89,6 @@ _CLAIM = text("""
     bindparam("held_endpoints", type_=ARRAY(Uuid())),
     bindparam("held_attempts", type_=ARRAY(Integer())),
     bindparam("lease_token", type_=Uuid()),
-)
-
-
-# One attempt's outcome in one round trip: lock the delivery, count the attempt, apply the
-# decision only while the claim's lease token is still the row's (a redelivery or a newer claim
-# decides otherwise; a late 500 must not show on a delivery the newer claim completed), add the
-# attempt to the history either way, and disable an endpoint that answered 410.
-_RECORD = text("""
-    WITH locked AS (
-        SELECT id, coalesce(lease_token = :lease_token, false) AS ours
-        FROM webhook_deliveries WHERE id = :delivery_id
-        FOR UPDATE
-    ), updated AS (
-        UPDATE webhook_deliveries d SET
-            attempt_count = d.attempt_count + 1,
-            updated_at = :now,
-            status = CASE WHEN l.ours THEN :status ELSE d.status END,
-            last_status_code = CASE WHEN l.ours THEN :status_code ELSE d.last_status_code END,
-            last_error = CASE WHEN l.ours THEN :error ELSE d.last_error END,
-            next_attempt_at = CASE WHEN l.ours THEN :next_attempt_at ELSE d.next_attempt_at END,
-            completed_at = CASE WHEN l.ours AND :status <> 'pending' THEN :now
-                                ELSE d.completed_at END,
-            retries_used = CASE WHEN l.ours AND :status = 'pending' THEN d.retries_used + 1
-                                ELSE d.retries_used END,
-            lease_token = CASE WHEN l.ours THEN NULL ELSE d.lease_token END
-        FROM locked l WHERE d.id = l.id
-        RETURNING d.id, d.endpoint_id, d.attempt_count, d.status, d.next_attempt_at, l.ours
-    ), attempt AS (
-        INSERT INTO webhook_attempts
-            (id, delivery_id, attempt_number, status_code, duration_ms, error, created_at)
-        SELECT gen_random_uuid(), id, attempt_count, :status_code, :duration_ms, :error, :now
-        FROM updated
-    ), gone AS (
-        UPDATE webhook_endpoints e
-        SET disabled = true, disabled_reason = :gone_reason, updated_at = :now
-        FROM updated u
-        WHERE :disable_endpoint AND u.ours AND e.id = u.endpoint_id AND NOT e.disabled
-    )
-    SELECT attempt_count, status, next_attempt_at FROM updated
-""").bindparams(
-    bindparam("delivery_id", type_=Uuid()),
-    bindparam("lease_token", type_=Uuid()),
-    bindparam("now", type_=DateTime(timezone=True)),
-    bindparam("next_attempt_at", type_=DateTime(timezone=True)),
-    bindparam("status", type_=String()),
-    bindparam("status_code", type_=Integer()),
-    bindparam("error", type_=String()),
-    bindparam("disable_endpoint", type_=Boolean()),
 )
 
 
@@ -247,66 +197,6 @@ def _finish(delivery: WebhookDelivery, status: DeliveryStatus, now: datetime) ->
     delivery.completed_at = now
     delivery.next_attempt_at = None
     delivery.lease_token = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedAttempt:
-    """The delivery as the recorded attempt left it."""
-
-    status: str
-    attempt_count: int
-    next_attempt_at: datetime | None
-
-
-def _decide(
-    claim: ClaimedDelivery,
-    result: AttemptResult,
-    schedule: Sequence[int],
-    rng: random.Random | None,
-    now: datetime,
-) -> tuple[DeliveryStatus, datetime | None]:
-    """The delivery's status and next attempt after this result: done, failed, or a retry."""
-    if result.succeeded:
-        return DeliveryStatus.SUCCEEDED, None
-    if result.gone:
-        return DeliveryStatus.FAILED, None
-    delay = retry_delay(schedule, claim.retries_used, rng)
-    if delay is None:
-        return DeliveryStatus.FAILED, None
-    return DeliveryStatus.PENDING, now + timedelta(seconds=delay)
-
-
-async def record_attempt(
-    session: AsyncSession,
-    claim: ClaimedDelivery,
-    result: AttemptResult,
-    schedule: Sequence[int],
-    rng: random.Random | None = None,
-) -> RecordedAttempt:
-    """Record the attempt and decide what follows: done, failed, or the next retry's time.
-
-    One statement (`_RECORD`); the decision applies only while the claim's lease token is still
-    the row's, otherwise the attempt is only added to the history."""
-    now = utcnow()
-    status, next_attempt_at = _decide(claim, result, schedule, rng, now)
-    row = (
-        await session.execute(
-            _RECORD,
-            {
-                "delivery_id": claim.delivery_id,
-                "lease_token": claim.lease_token,
-                "now": now,
-                "status": status.value,
-                "next_attempt_at": next_attempt_at,
-                "status_code": result.status_code,
-                "duration_ms": result.duration_ms,
-                "error": result.error,
-                "disable_endpoint": result.gone,
-                "gone_reason": DisabledReason.GONE.value,
-            },
-        )
-    ).one()
-    return RecordedAttempt(row.status, row.attempt_count, row.next_attempt_at)
 
 
 async def abandon(session: AsyncSession, claim: ClaimedDelivery, reason: str) -> None:
