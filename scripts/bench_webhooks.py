@@ -6,7 +6,9 @@ Starts a throwaway embedded PostgreSQL (or uses --database-url), migrates it, an
 in a separate process that answers 200 at once. For each endpoint count it commits N events
 spread evenly over that many endpoints (one merchant each) and their N pending deliveries, then
 times the dispatcher from its start until the last delivery is recorded `succeeded`. Every
-delivery is a real signed HTTP POST over TCP and two committed transactions (claim, record).
+delivery is a real signed HTTP POST over TCP, a claim (committed, often with others) and its
+recorded result (group-committed with the results that arrive meanwhile). The baseline sends the
+same signed POSTs through the sender's own keep-alive connections, with no database.
 
 With the defaults (WEBHOOK_CONCURRENCY=64, WEBHOOK_ENDPOINT_CONCURRENCY=4) one endpoint is held
 to 4 attempts in flight, so the single-endpoint figure shows the per-endpoint cap at work.

@@ -6,7 +6,7 @@
 - `scheduled_handler`: an EventBridge schedule (every minute) that sends due retries, which in
   the container are found by the dispatcher's poll.
 
-State (settings, engine, HTTP client, event loop) is built once per Lambda container.
+State (settings, engine, keep-alive connections, event loop) is built once per Lambda container.
 """
 
 import asyncio
