@@ -1,5 +1,6 @@
 """The local receiver verifies each webhook with the demo secret and prints one line for it."""
 
+import http.client
 import io
 import json
 import time
@@ -135,3 +136,24 @@ def test_a_failed_payment_shows_its_reason() -> None:
         "data": {"payment": {**payment, "failureReason": "card_declined"}},
     }
     assert describe(event) == "webhook payment.failed evt_2 payment p1 failed 1 USD card_declined"
+
+
+def test_the_connection_is_kept_alive_between_webhooks(receiver: Running) -> None:
+    body = json.dumps(EVENT).encode()
+    url = httpx.URL(receiver.url)
+    connection = http.client.HTTPConnection(url.host, url.port, timeout=10)
+    try:
+        statuses, local_ports = [], []
+        # A 404 between the two: its body is read too, so the next request is read cleanly.
+        for path in (url.path, "/other", url.path):
+            headers = webhook_headers([receiver.secret], EVENT_ID, int(time.time()), body)
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+            assert connection.sock is not None, "the receiver closed the connection"
+            local_ports.append(connection.sock.getsockname()[1])
+    finally:
+        connection.close()
+    assert statuses == [204, 404, 204]
+    assert len(set(local_ports)) == 1

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_core.db.engine import create_engine, create_session_factory
-from payments_core.webhooks.attempt import new_client
+from payments_core.webhooks.attempt import new_connections
 from payments_webhook_sender.dispatcher import DeliveryDispatcher
 from tests.core.consumer.conftest import aws, logs, sqs, topology  # noqa: F401 - fixtures
 from tests.webhooks.support import (
@@ -54,13 +54,13 @@ async def start_dispatcher(
     """`await start_dispatcher(webhook_retry_schedule=(1,), ...)`: a running dispatcher with
     the test settings plus the overrides; stopped (attempts in flight cancelled) at the end."""
     running: list[tuple[DeliveryDispatcher, asyncio.Task[None]]] = []
-    clients = []
+    pools = []
 
     async def start(**overrides: Any) -> DeliveryDispatcher:
         settings = sender_settings(database_url, **overrides)
-        client = new_client(settings.webhook_concurrency)
-        clients.append(client)
-        dispatcher = DeliveryDispatcher(sessions, settings, client)
+        connections = new_connections(settings.webhook_concurrency)
+        pools.append(connections)
+        dispatcher = DeliveryDispatcher(sessions, settings, connections)
         task = asyncio.create_task(dispatcher.run(drain_seconds=0.1))
         running.append((dispatcher, task))
         return dispatcher
@@ -69,5 +69,5 @@ async def start_dispatcher(
     for dispatcher, task in running:
         dispatcher.stop()
         await asyncio.wait_for(task, timeout=10)
-    for client in clients:
-        await client.aclose()
+    for connections in pools:
+        await connections.aclose()

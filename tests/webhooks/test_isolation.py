@@ -9,7 +9,7 @@ import asyncio
 import time
 import uuid
 
-from payments_core.webhooks.attempt import new_client
+from payments_core.webhooks.attempt import new_connections
 from payments_webhook_sender.dispatcher import DeliveryDispatcher
 from payments_webhook_sender.intake import IntakeHandler
 from tests.core.consumer.support import eventually
@@ -99,8 +99,8 @@ async def test_stopping_lets_an_attempt_in_flight_finish_and_be_recorded(
     event = await record_event(sessions, merchant_id)
     await IntakeHandler(sessions)(sqs_record(event))
     settings = sender_settings(database_url)
-    client = new_client(settings.webhook_concurrency)
-    dispatcher = DeliveryDispatcher(sessions, settings, client)
+    connections = new_connections(settings.webhook_concurrency)
+    dispatcher = DeliveryDispatcher(sessions, settings, connections)
     running = asyncio.create_task(dispatcher.run(drain_seconds=5))
     try:
         await eventually(lambda: receiver.in_flight("/draining") == 1, what="the attempt")
@@ -108,7 +108,7 @@ async def test_stopping_lets_an_attempt_in_flight_finish_and_be_recorded(
         await asyncio.wait_for(running, timeout=10)
     finally:
         dispatcher.stop()
-        await client.aclose()
+        await connections.aclose()
 
     delivery = await delivery_of(sessions, event.id, endpoint_id)
     assert delivery is not None and delivery.status == "succeeded"

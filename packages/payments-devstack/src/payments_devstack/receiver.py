@@ -160,12 +160,17 @@ class _Handler(BaseHTTPRequestHandler):
     state_file: Path
     recorder: Recorder | None = None
     server_version = "devstack-webhook-receiver"
+    # Keep-alive, as a merchant's server would: the sender reuses its connection (HTTP/1.0 closed
+    # it after every webhook, so each cost a new connection on both sides).
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
+        # Read the body first, whatever the answer: on a kept-alive connection an unread body
+        # would be taken for the next request.
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
         if self.path.split("?", 1)[0] != WEBHOOK_PATH:
             self._answer(404)
             return
-        body = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = dict(self.headers.items())
         status, line = receive(body, headers, read_secret(self.state_file))
         if status == 204 and self.recorder is not None:

@@ -12,7 +12,6 @@ import uuid
 from collections import Counter
 from contextlib import suppress
 
-import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,14 +26,15 @@ from payments_core.telemetry.metrics import (
 )
 from payments_core.webhooks.attempt import attempt_delivery
 from payments_core.webhooks.attempt_span import attempt_span, record_result
+from payments_core.webhooks.connections import PinnedConnections
 from payments_core.webhooks.deliveries import (
     ClaimedDelivery,
     abandon,
     claim_due,
-    record_attempt,
 )
 from payments_core.webhooks.endpoints import live_secrets
 from payments_core.webhooks.secret_box import SecretBox
+from payments_webhook_sender.recorder import AttemptRecorder
 
 log = structlog.get_logger("payments_webhook_sender")
 
@@ -50,15 +50,15 @@ class DeliveryDispatcher:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         settings: WebhookSenderSettings,
-        client: httpx.AsyncClient,
+        connections: PinnedConnections,
         *,
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = session_factory
         self._settings = settings
-        self._client = client
+        self._connections = connections
         self._box = SecretBox(settings.webhook_encryption_key)
-        self._rng = rng
+        self._recorder = AttemptRecorder(session_factory, settings.webhook_retry_schedule, rng)
         self._in_flight: dict[asyncio.Task[None], uuid.UUID] = {}
         self._per_endpoint: Counter[uuid.UUID] = Counter()
         self._wake = asyncio.Event()
@@ -91,6 +91,7 @@ class DeliveryDispatcher:
         finally:
             self.running = False
             await self._drain(drain_seconds)
+            await self._recorder.idle()
 
     async def run_until_idle(self, budget_seconds: float) -> None:
         """Send what is due until nothing is, or the budget is spent (a Lambda invocation)."""
@@ -99,9 +100,11 @@ class DeliveryDispatcher:
         while loop.time() < deadline:
             claimed = await self.dispatch_once()
             if not claimed and not self._in_flight:
+                await self._recorder.idle()
                 return
             await self._sleep(max(0.0, min(1.0, deadline - loop.time())))
         await self._drain(0)
+        await self._recorder.idle()
 
     async def _sleep(self, seconds: float) -> None:
         with suppress(TimeoutError):
@@ -162,7 +165,7 @@ class DeliveryDispatcher:
             return
         with attempt_span(claim) as span:
             result = await attempt_delivery(
-                self._client,
+                self._connections,
                 url=claim.url,
                 event_id=claim.event_id,
                 body=envelope_json(claim.payload).encode(),
@@ -171,22 +174,15 @@ class DeliveryDispatcher:
                 timeout_seconds=self._settings.webhook_timeout_seconds,
             )
             record_result(span, result)
-        async with transaction(self._sessions) as session:
-            delivery = await record_attempt(
-                session, claim, result, self._settings.webhook_retry_schedule, self._rng
-            )
-            status, attempt, next_at = (
-                delivery.status,
-                delivery.attempt_count,
-                delivery.next_attempt_at,
-            )
+        recorded = await self._recorder.record(claim, result)
+        status, next_at = recorded.status, recorded.next_attempt_at
         if status != "pending":
             WEBHOOK_DELIVERIES_ENDED.labels(status=status).inc()
         log.info(
             "webhooks.attempt",
             event_id=claim.event_id,
             endpoint_id=str(claim.endpoint_id),
-            attempt=attempt,
+            attempt=recorded.attempt_count,
             status_code=result.status_code,
             duration_ms=result.duration_ms,
             error=result.error,

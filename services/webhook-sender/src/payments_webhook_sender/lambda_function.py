@@ -6,7 +6,7 @@
 - `scheduled_handler`: an EventBridge schedule (every minute) that sends due retries, which in
   the container are found by the dispatcher's poll.
 
-State (settings, engine, HTTP client, event loop) is built once per Lambda container.
+State (settings, engine, keep-alive connections, event loop) is built once per Lambda container.
 """
 
 import asyncio
@@ -21,7 +21,7 @@ from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.settings import WebhookSenderSettings, load_settings
 from payments_core.telemetry.logging import configure_logging
 from payments_core.telemetry.tracing import WEBHOOK_SENDER_SERVICE, Tracing, configure_tracing
-from payments_core.webhooks.attempt import new_client
+from payments_core.webhooks.attempt import new_connections
 from payments_webhook_sender.dispatcher import DeliveryDispatcher
 from payments_webhook_sender.intake import IntakeHandler
 
@@ -54,8 +54,9 @@ def container() -> Container:
     sessions = create_session_factory(engine)
 
     async def build() -> DeliveryDispatcher:
-        # The HTTP client binds to the loop it is first used on: make it on the runner's.
-        return DeliveryDispatcher(sessions, settings, new_client(settings.webhook_concurrency))
+        # Connections bind to the loop they are first used on: make them on the runner's.
+        connections = new_connections(settings.webhook_concurrency)
+        return DeliveryDispatcher(sessions, settings, connections)
 
     dispatcher = runner.run(build())
     return Container(settings, runner, dispatcher, IntakeHandler(sessions), tracing)

@@ -18,7 +18,7 @@ from payments_core.consumer.settings import ConsumerSettings
 from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
 from payments_core.settings import WebhookSenderSettings
-from payments_core.webhooks.attempt import new_client
+from payments_core.webhooks.attempt import new_connections
 from payments_webhook_sender.dispatcher import DeliveryDispatcher
 from payments_webhook_sender.intake import IntakeHandler
 
@@ -76,9 +76,9 @@ class WebhookSenderService:
             pool_size=self.settings.database_pool_size,
             bounds=StatementBounds.from_settings(self.settings),
         )
-        client = new_client(self.settings.webhook_concurrency)
+        connections = new_connections(self.settings.webhook_concurrency)
         sessions = create_session_factory(engine)
-        self.dispatcher = DeliveryDispatcher(sessions, self.settings, client)
+        self.dispatcher = DeliveryDispatcher(sessions, self.settings, connections)
         drain = self.consumer_settings.sqs_drain_seconds
         dispatching = asyncio.create_task(self.dispatcher.run(drain), name="webhook-dispatcher")
         log.info(
@@ -99,7 +99,7 @@ class WebhookSenderService:
         finally:
             self.dispatcher.stop()
             await dispatching
-            await client.aclose()
+            await connections.aclose()
             await engine.dispose()
             if self.health is not None:
                 await self.health.close()

@@ -10,15 +10,16 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-import httpx
+import httpcore
 
 from payments_core.errors import InvalidRequest
 from payments_core.secret import Secret
 from payments_core.telemetry.metrics import WEBHOOK_ATTEMPT_DURATION, WEBHOOK_ATTEMPTS
 from payments_core.telemetry.tracing import TRACEPARENT, current_traceparent
+from payments_core.webhooks.connections import PinnedConnections
 from payments_core.webhooks.deliveries import AttemptResult
 from payments_core.webhooks.signing import webhook_headers
-from payments_core.webhooks.ssrf import VettedTarget, pinned_request_args, vet_webhook_url
+from payments_core.webhooks.ssrf import VettedTarget, vet_webhook_url
 
 USER_AGENT = "payments-platform-webhooks/1.0"
 _ERROR_LIMIT = 500
@@ -27,13 +28,20 @@ _REFUSALS = {"url_forbidden": "refused_by_ssrf", "url_unresolvable": "unresolvab
 MAX_RESPONSE_BYTES_READ = 64 * 1024
 
 
-def new_client(max_connections: int) -> httpx.AsyncClient:
-    # trust_env=False: a proxy would resolve the name itself, past the SSRF check.
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=32),
-    )
+# Everything httpcore raises for what the network or the endpoint did (httpx wrapped these as
+# its HTTPError before the sender used httpcore directly).
+_HTTP_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.TimeoutException,
+    httpcore.UnsupportedProtocol,
+)
+
+
+def new_connections(concurrency: int) -> PinnedConnections:
+    """The sender's keep-alive connections: as many idle per host as it may have attempts in
+    flight (many merchants' endpoints can share one host, say a webhook relay service)."""
+    return PinnedConnections(per_host=concurrency)
 
 
 def _elapsed_ms(started: float) -> int:
@@ -53,7 +61,7 @@ def _http_outcome(status_code: int) -> str:
 
 
 async def attempt_delivery(
-    client: httpx.AsyncClient,
+    connections: PinnedConnections,
     *,
     url: str,
     event_id: str,
@@ -68,7 +76,7 @@ async def attempt_delivery(
         # server must not hold a sender slot past the timeout either.
         async with asyncio.timeout(timeout_seconds):
             target = await vet_webhook_url(url, allow_private=allow_private)
-            response = await _post(client, target, event_id, body, secrets, timeout_seconds)
+            code = await _post(connections, target, event_id, body, secrets, timeout_seconds)
     except InvalidRequest as refused:
         error = f"{refused.code}: {refused.message}"
         outcome = _REFUSALS.get(refused.code, "invalid_url")
@@ -76,10 +84,9 @@ async def attempt_delivery(
     except TimeoutError:
         error = f"timeout: no answer within {timeout_seconds:g} s"
         return _counted("timeout", started, AttemptResult(None, _elapsed_ms(started), error))
-    except httpx.HTTPError as failed:
+    except _HTTP_ERRORS as failed:
         error = f"connection: {str(failed) or type(failed).__name__}"[:_ERROR_LIMIT]
         return _counted("connection", started, AttemptResult(None, _elapsed_ms(started), error))
-    code = response.status_code
     failure = None if 200 <= code < 300 else f"http_status: endpoint answered {code}"
     return _counted(
         _http_outcome(code), started, AttemptResult(code, _elapsed_ms(started), failure)
@@ -87,38 +94,27 @@ async def attempt_delivery(
 
 
 async def _post(
-    client: httpx.AsyncClient,
+    connections: PinnedConnections,
     target: VettedTarget,
     event_id: str,
     body: bytes,
     secrets: Sequence[Secret],
     timeout_seconds: float,
-) -> httpx.Response:
-    pinned_url, host_headers, extensions = pinned_request_args(target)
+) -> int:
     headers = {
         **webhook_headers(secrets, event_id, int(time.time()), body),
-        **host_headers,
         "user-agent": USER_AGENT,
     }
     # The attempt's span (webhooks.attempt_span), when tracing is on.
     traceparent = current_traceparent()
     if traceparent:
         headers[TRACEPARENT] = traceparent
-    # httpx's own timeouts default to 5 s per phase, which would fail an endpoint that answers
-    # in 6 s under the contract's 10 s: give them the attempt's bound too.
-    request = client.build_request(
-        "POST", pinned_url, content=body, headers=headers, extensions=extensions,
-        timeout=timeout_seconds,
-    )  # fmt: skip
-    response = await client.send(request, stream=True)
-    try:
+    async with connections.post(target, headers, body, timeout_seconds) as response:
         # A short answer is read to its end so the connection goes back to the pool (no new
         # TLS handshake per webhook); a long one is cut off, and that connection closed.
         received = 0
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_stream():
             received += len(chunk)
             if received > MAX_RESPONSE_BYTES_READ:
                 break
-    finally:
-        await response.aclose()
-    return response
+        return response.status

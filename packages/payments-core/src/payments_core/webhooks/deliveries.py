@@ -7,14 +7,13 @@ transaction, and if the sender dies the row simply comes due again when the leas
 attempt's result applies only while the token still matches (a redelivery resets it).
 """
 
-import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, text, update
+from sqlalchemy import Integer, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
@@ -22,9 +21,8 @@ from sqlmodel import col, select
 
 from payments_core.db.columns import utcnow
 from payments_core.outbox.models import OutboxMessage
-from payments_core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from payments_core.webhooks.schedule import retry_delay
-from payments_core.webhooks.status import DeliveryStatus, DisabledReason
+from payments_core.webhooks.models import WebhookDelivery
+from payments_core.webhooks.status import DeliveryStatus
 
 # Both statements pick endpoints whose enabled events match: "*" or the event's exact type.
 _ENQUEUE = text("""
@@ -84,8 +82,8 @@ _CLAIM = text("""
     FROM picked, outbox o, webhook_endpoints e
     WHERE d.id = picked.id AND o.id = d.event_id AND e.id = d.endpoint_id
       AND d.status = 'pending' AND d.next_attempt_at <= now()
-    RETURNING d.id, d.event_id, d.endpoint_id, o.payload, o.traceparent, e.url, e.disabled,
-              e.deleted_at, e.secret_sealed, e.previous_secret_sealed,
+    RETURNING d.id, d.event_id, d.endpoint_id, d.retries_used, o.payload, o.traceparent, e.url,
+              e.disabled, e.deleted_at, e.secret_sealed, e.previous_secret_sealed,
               e.previous_secret_expires_at
 """).bindparams(
     bindparam("held_endpoints", type_=ARRAY(Uuid())),
@@ -110,6 +108,9 @@ class ClaimedDelivery:
     previous_secret_expires_at: datetime | None
     # The event's stored trace context: each attempt's span continues the payment's trace.
     traceparent: str | None = None
+    # Retries used when claimed: while the lease token matches nothing else can change it (a
+    # redelivery resets both), so the attempt's outcome is decided from it.
+    retries_used: int = 0
 
     def __repr__(self) -> str:
         return f"ClaimedDelivery(delivery_id={self.delivery_id}, event_id={self.event_id!r})"
@@ -175,6 +176,7 @@ async def claim_due(
             previous_secret_sealed=row.previous_secret_sealed,
             previous_secret_expires_at=row.previous_secret_expires_at,
             traceparent=row.traceparent,
+            retries_used=row.retries_used,
         )
         for row in rows
     ]
@@ -197,52 +199,6 @@ def _finish(delivery: WebhookDelivery, status: DeliveryStatus, now: datetime) ->
     delivery.lease_token = None
 
 
-async def record_attempt(
-    session: AsyncSession,
-    claim: ClaimedDelivery,
-    result: AttemptResult,
-    schedule: Sequence[int],
-    rng: random.Random | None = None,
-) -> WebhookDelivery:
-    """Record the attempt and decide what follows: done, failed, or the next retry's time."""
-    delivery = await _lock(session, claim.delivery_id)
-    now = utcnow()
-    delivery.attempt_count += 1
-    session.add(
-        WebhookAttempt(
-            delivery_id=delivery.id,
-            attempt_number=delivery.attempt_count,
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            error=result.error,
-        )
-    )
-    delivery.updated_at = now
-    if delivery.lease_token != claim.lease_token:
-        # Redelivered (or reclaimed after a lost lease) meanwhile: that claim decides what's next.
-        # The attempt stays in the history, but last_status_code/last_error are left alone: a
-        # late 500 must not show on a delivery the newer claim already completed.
-        await session.flush()
-        return delivery
-    delivery.last_status_code = result.status_code
-    delivery.last_error = result.error
-    if result.succeeded:
-        _finish(delivery, DeliveryStatus.SUCCEEDED, now)
-    elif result.gone:
-        _finish(delivery, DeliveryStatus.FAILED, now)
-        await _disable_gone_endpoint(session, delivery.endpoint_id, now)
-    else:
-        delay = retry_delay(schedule, delivery.retries_used, rng)
-        if delay is None:
-            _finish(delivery, DeliveryStatus.FAILED, now)
-        else:
-            delivery.retries_used += 1
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
-            delivery.lease_token = None
-    await session.flush()
-    return delivery
-
-
 async def abandon(session: AsyncSession, claim: ClaimedDelivery, reason: str) -> None:
     """End a claimed delivery without an attempt (its endpoint was disabled or deleted)."""
     delivery = await _lock(session, claim.delivery_id)
@@ -253,16 +209,6 @@ async def abandon(session: AsyncSession, claim: ClaimedDelivery, reason: str) ->
     delivery.last_error = reason
     delivery.updated_at = now
     await session.flush()
-
-
-async def _disable_gone_endpoint(
-    session: AsyncSession, endpoint_id: uuid.UUID, now: datetime
-) -> None:
-    await session.execute(
-        update(WebhookEndpoint)
-        .where(col(WebhookEndpoint.id) == endpoint_id, col(WebhookEndpoint.disabled).is_(False))
-        .values(disabled=True, disabled_reason=DisabledReason.GONE.value, updated_at=now)
-    )
 
 
 async def redeliver(
