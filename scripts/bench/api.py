@@ -32,7 +32,7 @@ from payments_devstack.unconsumed_queues import QueuePurger
 from scripts.bench import cpu
 from scripts.bench.common import child, descendants, progress, python_module, ratio, run_json
 
-TARGET_RATIO = 0.6
+TARGET_RATIO = 0.4  # issue 16 (p99 ≤ 60 ms at 32 connections too)
 # High enough never to refuse: the limiter's cost (one upsert per request) stays in the figure.
 RATE_LIMIT = "1000000000"
 

@@ -50,13 +50,13 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         for run in figures["runs"]:
             lines.append(
                 _row(f"webhooks, {run['endpoints']} endpoint(s), deliveries/s",
-                     run["deliveries_per_s"], figures["baseline_per_s"], run["ratio"], None)
+                     run["deliveries_per_s"], run["baseline_per_s"], run["ratio"],
+                     figures.get("target"))
             )  # fmt: skip
-            if "cpu_ms_per_delivery" in run:  # results from before it was measured lack it
-                lines.append(
-                    f"{'  CPU ms per delivery / per POST':<38}{run['cpu_ms_per_delivery']:>14.2f}"
-                    f"{figures['baseline_cpu_ms_per_post']:>14.2f}"
-                )
+            lines.append(
+                f"{'  CPU ms per delivery / per POST':<38}{run['cpu_ms_per_delivery']:>14.2f}"
+                f"{run['baseline_cpu_ms_per_post']:>14.2f}   ({run['in_flight']} in flight)"
+            )
     if "memory_mib" in results:
         memory = results["memory_mib"]
         for name, idle in memory["idle"].items():

@@ -84,7 +84,7 @@ def json_ratio_rows(results: dict[str, Any]) -> list[RatioRow]:
         RatioRow(
             f"webhooks, {run['endpoints']} endpoint(s)",
             run["deliveries_per_s"],
-            webhooks["baseline_per_s"],
+            run["baseline_per_s"],
             run["ratio"],
         )
         for run in webhooks["runs"]

@@ -63,8 +63,12 @@ def test_smoke_run_writes_every_figure(tmp_path: Path) -> None:
     assert e2e["idle"]["create_to_webhook_p50_ms"] >= e2e["idle"]["create_to_completed_p50_ms"]
 
     webhooks = results["webhooks"]
-    assert webhooks["baseline_per_s"] > 0
-    assert all(run["ratio"] > 0 for run in webhooks["runs"])
+    assert all(run["baseline_per_s"] > 0 and run["ratio"] > 0 for run in webhooks["runs"])
+    # Each run's baseline sends with the sender's own limit for its endpoints.
+    assert [run["in_flight"] for run in webhooks["runs"]] == [
+        min(webhooks["concurrency"], webhooks["endpoint_concurrency"] * run["endpoints"])
+        for run in webhooks["runs"]
+    ]
 
     memory = results["memory_mib"]
     services = {"api", "worker", "processor", "webhooks"}
