@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from payments_core.db.session import transaction
-from payments_core.webhooks.attempt_records import RecordedAttempt, record_attempts
+from payments_core.webhooks.attempt_records import (
+    RecordedAttempt,
+    delivery_gone,
+    record_attempts,
+)
 from payments_core.webhooks.deliveries import AttemptResult, ClaimedDelivery
 
 Waiting = tuple[ClaimedDelivery, AttemptResult, "asyncio.Future[RecordedAttempt]"]
@@ -91,6 +95,6 @@ class AttemptRecorder:
             if future.done():
                 continue
             if outcome is None:
-                future.set_exception(LookupError(f"delivery {claim.delivery_id} no longer exists"))
+                future.set_exception(delivery_gone(claim))
             else:
                 future.set_result(outcome)

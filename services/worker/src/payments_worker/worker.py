@@ -131,7 +131,9 @@ def build_worker(
         interceptors=[ActivityLogContext()],
         # Each activity holds at most one database connection at a time: no more activities
         # than the pool (plus its overflow) can serve, so none waits for a connection. Local
-        # activities (the database steps) take from the same pool.
+        # activities (the database steps) have a limit of their own, of the same size, and
+        # draw on the same pool: with both full at once some wait for a connection (up to the
+        # pool's timeout).
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=MAX_CONCURRENT_WORKFLOW_TASKS,

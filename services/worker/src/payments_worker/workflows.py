@@ -415,14 +415,9 @@ async def _bookkeeping(
     the step runs again from its first attempt on another worker. Every such step is an
     idempotent transition under the payment's lock, well within the workflow task's timeout.
     """
-    if local and workflow.patched(LOCAL_BOOKKEEPING):
-        return await workflow.execute_local_activity_method(
-            activity,
-            argument,
-            start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,
-            retry_policy=policies.BOOKKEEPING_RETRY,
-        )
-    return await workflow.execute_activity_method(
+    local = local and workflow.patched(LOCAL_BOOKKEEPING)
+    execute = workflow.execute_local_activity_method if local else workflow.execute_activity_method
+    return await execute(
         activity,
         argument,
         start_to_close_timeout=policies.BOOKKEEPING_TIMEOUT,

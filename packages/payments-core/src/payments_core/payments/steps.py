@@ -24,28 +24,30 @@ from payments_core.payments.status import (
     PaymentStep,
 )
 
+# No step yet is matched as '' (ANY(...) never matches NULL).
 _STEP = text(
     "UPDATE payments SET processing_step = :step, updated_at = :now,"
     " gateway_reference = coalesce(CAST(:gateway_reference AS varchar), gateway_reference)"
     " WHERE id = :id AND status = ANY(CAST(:in_flight AS varchar[]))"
-    " AND (processing_step = ANY(CAST(:after AS varchar[]))"
-    " OR (CAST(:from_none AS boolean) AND processing_step IS NULL))"
+    " AND coalesce(processing_step, '') = ANY(CAST(:after AS varchar[]))"
     " AND (CAST(:capture_method AS varchar) IS NULL OR capture_method = :capture_method)"
     " RETURNING connector_id"
 )
 _IN_FLIGHT = sorted(status.value for status in IN_FLIGHT)
+# The steps each step may follow (itself included: a repeat; '' for no step yet), from the
+# same table `status.can_step` reads.
+_MAY_FOLLOW = {
+    step: sorted(
+        {current or "" for current, nexts in STEP_TRANSITIONS.items() if step in nexts}
+        | {step.value}
+    )
+    for step in PaymentStep
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Stepped:
     connector_id: uuid.UUID | None  # None: the sandbox
-
-
-def _may_follow(step: PaymentStep) -> tuple[list[str], bool]:
-    """The steps `step` may follow (itself included: a repeat), and whether it may be first."""
-    before = {current for current, nexts in STEP_TRANSITIONS.items() if step in nexts}
-    steps = sorted({current for current in before if current is not None} | {step.value})
-    return steps, None in before
 
 
 async def step_at_once(
@@ -60,7 +62,6 @@ async def step_at_once(
     may follow; None when it may not, or when something else must happen too (the caller then
     locks and decides). `automatic_only`: a manual payment's authorization also moves its
     status, with an event."""
-    after, first = _may_follow(step)
     async with sessions() as session:
         connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         row = (
@@ -72,8 +73,7 @@ async def step_at_once(
                     "now": datetime.now(UTC),
                     "gateway_reference": gateway_reference,
                     "in_flight": _IN_FLIGHT,
-                    "after": after,
-                    "from_none": first,
+                    "after": _MAY_FOLLOW[step],
                     "capture_method": CaptureMethod.AUTOMATIC.value if automatic_only else None,
                 },
             )

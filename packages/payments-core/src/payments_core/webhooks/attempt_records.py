@@ -147,5 +147,10 @@ async def record_attempt(
     """`record_attempts` for one attempt; LookupError when the delivery no longer exists."""
     [recorded] = await record_attempts(session, [(claim, result)], schedule, rng)
     if recorded is None:
-        raise LookupError(f"delivery {claim.delivery_id} no longer exists")
+        raise delivery_gone(claim)
     return recorded
+
+
+def delivery_gone(claim: ClaimedDelivery) -> LookupError:
+    """What recording an attempt of a delivery that no longer exists raises."""
+    return LookupError(f"delivery {claim.delivery_id} no longer exists")
