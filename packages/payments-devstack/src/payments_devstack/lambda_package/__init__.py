@@ -1,0 +1,1 @@
+"""`make lambda-package`: one zip per Lambda function and architecture, from uv.lock."""
