@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from payments_core.aws.secret_settings import resolve_secret_settings
 from payments_core.consumer.lambda_entry import BatchResponse, handle_event
 from payments_core.settings import ProcessorSettings, load_settings
 from payments_core.telemetry.logging import configure_logging
@@ -30,6 +31,7 @@ class Container:
 
 @functools.cache
 def container() -> Container:
+    resolve_secret_settings()
     settings = load_settings(ProcessorSettings)
     configure_logging(settings.log_level, settings.log_format)
     # Before the client: it carries the tracing interceptor only when tracing is on.

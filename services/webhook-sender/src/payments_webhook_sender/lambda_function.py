@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from payments_core.aws.secret_settings import resolve_secret_settings
 from payments_core.consumer.lambda_entry import BatchResponse, process_event
 from payments_core.db.bounds import StatementBounds
 from payments_core.db.engine import create_engine, create_session_factory
@@ -41,6 +42,7 @@ class Container:
 
 @functools.cache
 def container() -> Container:
+    resolve_secret_settings()
     settings = load_settings(WebhookSenderSettings)
     configure_logging(settings.log_level, settings.log_format)
     # Before the engine: it is instrumented only when tracing is on.
