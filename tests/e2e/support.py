@@ -101,7 +101,7 @@ class Pipeline:
     temporal: Client
     aws: AwsContext
     resources: ProvisionedResources
-    processor: ProcessorService
+    processor: ProcessorService | None  # None: the test runs the processor its own way
     task_queue: str
     database_url: str
     temporal_address: str
@@ -438,12 +438,14 @@ async def running_pipeline(
     sessions: Sessions,
     *,
     with_worker: bool = True,
+    with_processor: bool = True,
     serve_over_tcp: bool = False,
     api_overrides: dict[str, Any] | None = None,
     stripe_api_base: str | None = None,
     stripe_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Pipeline]:
-    """API + processor (+ the in-process worker unless `with_worker=False`), on a fresh bus and
+    """API + processor (+ the in-process worker unless `with_worker=False`; the processor unless
+    `with_processor=False`, for a test that runs it as a Lambda would), on a fresh bus and
     a task queue of their own; torn down in reverse order. With `serve_over_tcp` the API also
     listens on a free port (for a browser), which the worker's challenge URLs point at.
     `api_overrides` are API settings of the test's own (shorter request deadlines, say);
@@ -477,26 +479,9 @@ async def running_pipeline(
         if serve_over_tcp:
             public_base_url = await stack.enter_async_context(serving_over_tcp(app))
 
-        processor = ProcessorService(
-            ProcessorSettings(
-                aws_endpoint_url=moto_server.endpoint_url,
-                temporal_address=temporal_address,
-                temporal_task_queue=task_queue,
-                payment_processing_queue=PROCESSING_QUEUE,
-                health_port=0,
-            ),
-            ConsumerSettings(sqs_wait_seconds=1, sqs_drain_seconds=10),
-            aws=aws,
-            health_host="127.0.0.1",
-        )
-        processor_task = asyncio.create_task(processor.run(), name="e2e-processor")
-        stack.push_async_callback(_stop_processor, processor, processor_task)
-        await eventually(
-            lambda: processor_task.done() or (processor.poller and processor.poller.running),
-            what="the processor polling",
-        )
-        if processor_task.done():
-            processor_task.result()  # raises what stopped it
+        processor = None
+        if with_processor:
+            processor = await _start_processor(stack, moto_server, aws, temporal_address, task_queue)
 
         pipeline = Pipeline(
             api=api,
@@ -516,6 +501,36 @@ async def running_pipeline(
         if with_worker:
             await pipeline.start_worker()
         yield pipeline
+
+
+async def _start_processor(
+    stack: AsyncExitStack,
+    moto_server: MotoServer,
+    aws: AwsContext,
+    temporal_address: str,
+    task_queue: str,
+) -> ProcessorService:
+    processor = ProcessorService(
+        ProcessorSettings(
+            aws_endpoint_url=moto_server.endpoint_url,
+            temporal_address=temporal_address,
+            temporal_task_queue=task_queue,
+            payment_processing_queue=PROCESSING_QUEUE,
+            health_port=0,
+        ),
+        ConsumerSettings(sqs_wait_seconds=1, sqs_drain_seconds=10),
+        aws=aws,
+        health_host="127.0.0.1",
+    )
+    processor_task = asyncio.create_task(processor.run(), name="e2e-processor")
+    stack.push_async_callback(_stop_processor, processor, processor_task)
+    await eventually(
+        lambda: processor_task.done() or (processor.poller and processor.poller.running),
+        what="the processor polling",
+    )
+    if processor_task.done():
+        processor_task.result()  # raises what stopped it
+    return processor
 
 
 def worker_process_env(**overrides: str) -> dict[str, str]:
