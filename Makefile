@@ -35,7 +35,7 @@ KUBERNETES_VERSION := 1.33.0
 ADDONS_FLAGS = $(if $(filter 1 true yes,$(KUBE_PROMETHEUS_STACK)),--kube-prometheus-stack)
 
 .PHONY: install up observe test lint format migrate bench fuzz chaos tools kind-up kind-down chart-lint chart-test \
-	images kube-play kube-down
+	images kube-play kube-down lambda-package
 
 install:
 	@if ! command -v uv >/dev/null 2>&1; then \
@@ -73,6 +73,7 @@ lint: install
 	uv run ruff format --check .
 	uv run ruff check .
 	uv run mypy $(MYPY_TARGETS)
+	uv run cfn-lint deploy/aws/*.yaml
 
 format: install
 	uv run ruff format .
@@ -96,6 +97,13 @@ chaos: install
 # Debian when there is no engine and we are root. Where no registry answers, the bases are built
 # locally (scripts/containers/bases.sh). BUILD_CA_BUNDLE=<file>: a CA the build trusts (a network
 # that inspects TLS), mounted as a build secret, never in an image.
+# Zips of the two consumers for AWS Lambda (python3.11, x86_64 and arm64) in build/lambda, built
+# from uv.lock, with their sizes against Lambda's limits; ARCH=x86_64 builds one. Needs PyPI.
+# Deploy them with deploy/aws/template.yaml (README "Run on AWS Lambda").
+ARCH ?=
+lambda-package: install
+	uv run python -m payments_devstack.lambda_package $(if $(ARCH),--architecture $(ARCH))
+
 images: install
 	uv run python -m payments_devstack.containers.images
 

@@ -32,6 +32,7 @@ from payments_core.aws.topology import (
     TOPIC_NAME,
     WEBHOOK_QUEUE,
 )
+from payments_devstack.lambda_package.functions import RUNTIME
 from payments_devstack.moto_server import MotoServer
 from tests.deploy.template import TEMPLATE
 
@@ -46,7 +47,6 @@ SECRET_VALUES = {
 }
 # Non-default values where a default would pass unnoticed: each proves its parameter is wired.
 CHOSEN = {
-    "Runtime": "python3.12",
     "TemporalAddress": "temporal.internal:7233",
     "TemporalNamespace": "payments",
     "ProcessorMemoryMb": "256",
@@ -210,7 +210,7 @@ def test_each_function_runs_its_handler_in_the_vpc(
 ) -> None:
     configuration = _configuration(deployed, function_name)
     assert configuration["Handler"] == handler
-    assert configuration["Runtime"] == "python3.12"
+    assert configuration["Runtime"] == RUNTIME
     assert configuration["Timeout"] == timeout
     assert configuration["MemorySize"] == memory
     assert configuration["VpcConfig"]["SubnetIds"] == deployed.subnet_ids

@@ -481,7 +481,9 @@ async def running_pipeline(
 
         processor = None
         if with_processor:
-            processor = await _start_processor(stack, moto_server, aws, temporal_address, task_queue)
+            processor = await _start_processor(
+                stack, moto_server, aws, temporal_address, task_queue
+            )
 
         pipeline = Pipeline(
             api=api,

@@ -1,0 +1,95 @@
+"""`make lambda-package`: what each zip holds, what it leaves out, and that the template
+deploys exactly the handlers and runtime the zips were built for."""
+
+import zipfile
+from pathlib import PurePosixPath
+
+import pytest
+
+from payments_devstack.lambda_package.functions import (
+    DEV_ONLY,
+    FUNCTIONS,
+    RUNTIME,
+    UNZIPPED_LIMIT_BYTES,
+    LambdaFunction,
+)
+from payments_devstack.lambda_package.requirements import normalized, parse
+from tests.deploy.conftest import LambdaZips
+from tests.deploy.template import parameter, resources
+
+FUNCTION_IDS = [function.name for function in FUNCTIONS]
+
+
+def top_level_names(archive: zipfile.ZipFile) -> set[str]:
+    return {PurePosixPath(name).parts[0] for name in archive.namelist()}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=FUNCTION_IDS)
+def test_a_zip_holds_its_service_and_the_library_but_nothing_dev_only(
+    lambda_zips: LambdaZips, function: LambdaFunction
+) -> None:
+    with zipfile.ZipFile(lambda_zips.path(function.name)) as archive:
+        names = top_level_names(archive)
+    module = function.handlers[0].split(".")[0]
+    assert {module, "payments_core"} <= names
+    dev_only_modules = {name.replace("-", "_") for name in DEV_ONLY} | {"tests", "bin"}
+    assert not names & dev_only_modules
+    for left_out, _why in function.left_out:
+        assert left_out.replace("-", "_") not in names
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=FUNCTION_IDS)
+def test_every_module_ships_compiled_for_the_runtime(
+    lambda_zips: LambdaZips, function: LambdaFunction
+) -> None:
+    """/var/task is read-only: a module without bytecode is compiled again at every cold start."""
+    tag = "cpython-" + RUNTIME.removeprefix("python").replace(".", "")
+    with zipfile.ZipFile(lambda_zips.path(function.name)) as archive:
+        names = set(archive.namelist())
+    sources = [name for name in names if name.endswith(".py")]
+    missing = [
+        source
+        for source in sources
+        if str(
+            PurePosixPath(source).parent / "__pycache__" / f"{PurePosixPath(source).stem}.{tag}.pyc"
+        )
+        not in names
+    ]
+    assert sources
+    assert missing == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=FUNCTION_IDS)
+def test_the_manifest_describes_each_zip(lambda_zips: LambdaZips, function: LambdaFunction) -> None:
+    built = lambda_zips.built[function.name]
+    with zipfile.ZipFile(lambda_zips.path(function.name)) as archive:
+        unzipped = sum(info.file_size for info in archive.infolist())
+        files = len(archive.infolist())
+    assert (built.unzipped_bytes, built.files) == (unzipped, files)
+    assert built.unzipped_bytes <= UNZIPPED_LIMIT_BYTES
+    assert built.runtime == RUNTIME
+    assert built.handlers == function.handlers
+
+
+def test_the_template_runs_the_packaged_handlers_on_the_packaged_runtime() -> None:
+    deployed = {
+        properties["Handler"]
+        for properties in (f["Properties"] for f in resources("AWS::Lambda::Function").values())
+    }
+    assert deployed == {handler for function in FUNCTIONS for handler in function.handlers}
+    runtime = parameter("Runtime")
+    assert (runtime["Default"], runtime["AllowedValues"]) == (RUNTIME, [RUNTIME])
+
+
+def test_uv_exports_blocks_are_split_into_wheels_and_workspace_members() -> None:
+    exported = (
+        "alembic==1.20.1 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"
+        "cffi==2.1.1 ; platform_python_implementation != 'PyPy' \\\n    --hash=sha256:cc\n"
+        "./packages/payments-core\n"
+        "Typing_Extensions==4.16.0 \\\n    --hash=sha256:dd\n"
+    )
+    locked = parse(exported)
+    assert set(locked.third_party) == {"alembic", "cffi", "typing-extensions"}
+    assert locked.third_party["alembic"].count("--hash") == 2
+    assert locked.workspace == ("./packages/payments-core",)
+    assert set(locked.without({normalized("Typing_Extensions")}).third_party) == {"alembic", "cffi"}
