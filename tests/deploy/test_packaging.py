@@ -9,11 +9,13 @@ import pytest
 from payments_devstack.lambda_package.functions import (
     DEV_ONLY,
     FUNCTIONS,
+    GLIBC,
     RUNTIME,
     UNZIPPED_LIMIT_BYTES,
     LambdaFunction,
 )
 from payments_devstack.lambda_package.requirements import normalized, parse
+from payments_devstack.lambda_package.site import platform_tags
 from tests.deploy.conftest import LambdaZips
 from tests.deploy.template import parameter, resources
 
@@ -93,3 +95,47 @@ def test_uv_exports_blocks_are_split_into_wheels_and_workspace_members() -> None
     assert locked.third_party["alembic"].count("--hash") == 2
     assert locked.workspace == ("./packages/payments-core",)
     assert set(locked.without({normalized("Typing_Extensions")}).third_party) == {"alembic", "cffi"}
+
+
+def oldest_glibc(tags: list[str]) -> tuple[int, int] | None:
+    """The oldest glibc a wheel's platform tags accept; None for a pure-Python wheel."""
+    legacy = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+    versions = []
+    for tag in tags:
+        platform = tag.rsplit("-", 1)[-1]
+        if platform == "any":
+            return None
+        name = platform.split("_")[0]
+        if name in legacy:
+            versions.append(legacy[name])
+        elif platform.startswith("manylinux_"):
+            _, major, minor, *_ = platform.split("_")
+            versions.append((int(major), int(minor)))
+    assert versions, f"not a manylinux wheel: {tags}"
+    return min(versions)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=FUNCTION_IDS)
+def test_every_native_wheel_loads_on_the_runtimes_glibc(
+    lambda_zips: LambdaZips, function: LambdaFunction
+) -> None:
+    """python3.11 runs on Amazon Linux 2 (glibc 2.26): a wheel built for a newer glibc would
+    import here and fail there."""
+    with zipfile.ZipFile(lambda_zips.path(function.name)) as archive:
+        wheel_files = [name for name in archive.namelist() if name.endswith(".dist-info/WHEEL")]
+        too_new = {}
+        for name in wheel_files:
+            lines = archive.read(name).decode().splitlines()
+            tags = [line.removeprefix("Tag:").strip() for line in lines if line.startswith("Tag:")]
+            oldest = oldest_glibc(tags)
+            if oldest is not None and oldest > GLIBC:
+                too_new[name] = tags
+    assert wheel_files
+    assert too_new == {}
+
+
+def test_platform_tags_reach_down_from_the_runtimes_glibc() -> None:
+    tags = platform_tags("arm64")
+    assert tags[0] == "manylinux_2_26_aarch64"
+    assert "manylinux_2_27_aarch64" not in tags
+    assert {"manylinux_2_17_aarch64", "manylinux2014_aarch64"} <= set(tags)
