@@ -9,12 +9,10 @@ container, at start, and lives in the process's environment only, where the sett
 import os
 import sys
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
+import boto3
 import botocore.exceptions
-
-if TYPE_CHECKING:
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 SUFFIX = "_SECRET_ARN"
 
@@ -36,7 +34,12 @@ def resolve_secret_settings(environ: MutableMapping[str, str] | None = None) -> 
     both = sorted(name for name in references if env.get(name))
     if both:
         _stop(f"{', '.join(both)}: set the value or its {SUFFIX}, not both")
-    client = _secrets_client(env)
+    # The synchronous client: one read per secret, once, before any event loop runs.
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+        region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+    )
     for name, arn in sorted(references.items()):
         try:
             value = client.get_secret_value(SecretId=arn).get("SecretString")
@@ -49,17 +52,6 @@ def resolve_secret_settings(environ: MutableMapping[str, str] | None = None) -> 
             _stop(f"{name}{SUFFIX}: secret {arn} has no string value")
         env[name] = value
     return sorted(references)
-
-
-def _secrets_client(env: MutableMapping[str, str]) -> "SecretsManagerClient":
-    # boto3 comes with aioboto3; the synchronous client suits a one-off read before any loop.
-    import boto3
-
-    return boto3.client(
-        "secretsmanager",
-        endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-        region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-    )
 
 
 def _stop(message: str) -> NoReturn:
