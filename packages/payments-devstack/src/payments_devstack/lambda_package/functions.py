@@ -41,11 +41,19 @@ class LambdaFunction:
         return f"{self.package}-{RUNTIME}-{architecture}.zip"
 
 
+# The services depend on Lambda's runtime interface client for their container images; a zip
+# runs under the managed runtime, which brings its own.
+RUNTIME_CLIENT = tuple(
+    (name, "Lambda's Python runtime brings its own runtime interface client")
+    for name in ("awslambdaric", "simplejson", "snapshot-restore-py")
+)
+
 FUNCTIONS = (
     LambdaFunction(
         "payments-processor",
         handlers=("payments_processor.lambda_function.handler",),
-        left_out=tuple(
+        left_out=RUNTIME_CLIENT
+        + tuple(
             (name, "the processor only starts workflows: it never opens the database")
             for name in ("sqlalchemy", "sqlmodel", "asyncpg", "alembic", "mako")
         ),
@@ -56,7 +64,8 @@ FUNCTIONS = (
             "payments_webhook_sender.lambda_function.handler",
             "payments_webhook_sender.lambda_function.scheduled_handler",
         ),
-        left_out=(
+        left_out=RUNTIME_CLIENT
+        + (
             (
                 "temporalio",
                 "payments-core depends on it for the worker and the processor; the sender "
