@@ -24,6 +24,10 @@ from payments_devstack.containers.engine import Engine, find_engine
 from payments_devstack.containers.images import DEFAULT_TAG, build, skaffold_images
 from payments_devstack.errors import DevstackError
 from payments_devstack.processes import find_free_ports
+
+# The Lambda journey's fixtures (test_lambda_images.py), as tests/deploy has them.
+from tests.deploy.journey import function_environments, lambda_pipeline  # noqa: F401
+from tests.e2e.conftest import e2e_sessions  # noqa: F401
 from tests.k8s.support import REPO
 
 READY_LINE = "The payment platform is running"

@@ -12,8 +12,9 @@ import pytest
 from payments_devstack.containers.engine import REPO
 from payments_devstack.lambda_package.build import MANIFEST, Packaged, build
 from payments_devstack.lambda_package.functions import FUNCTIONS
+from tests.deploy.journey import function_environments, lambda_pipeline  # noqa: F401 - fixtures
 from tests.deploy.packaged import host_architecture, install_runtime
-from tests.e2e.conftest import e2e_sessions  # noqa: F401 - the packaged pipeline's assertions
+from tests.e2e.conftest import e2e_sessions  # noqa: F401 - the journey's assertions
 
 
 @dataclass(frozen=True)

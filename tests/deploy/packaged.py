@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,46 +95,75 @@ class PackagedFunction:
         return timings.first_response - timings.first_handed
 
 
+# Starts one runtime given the Runtime API's address: the command, and its process environment.
+Launcher = Callable[[str], tuple[list[str], dict[str, str]]]
+
+
+def lambda_variables(name: str, handler: str, runtime_api: str) -> dict[str, str]:
+    """What Lambda sets in every function's environment (those a handler may read)."""
+    return {
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "_HANDLER": handler,
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+    }
+
+
 @contextmanager
-def running_function(
+def running_runtime(
     name: str,
-    handler: str,
-    task_root: Path,
-    runtime_root: Path,
-    environment: Mapping[str, str],
+    launch: Launcher,
     log: Path,
+    *,
+    cwd: Path | None = None,
+    stop: Callable[[], None] | None = None,
 ) -> Iterator[PackagedFunction]:
-    """One Lambda execution environment of `handler`, alive until the block ends."""
+    """One Lambda execution environment, polling a Runtime API of its own until the block ends;
+    `stop` ends what the process alone would not (a container, say)."""
     with RuntimeApi(name) as api:
-        env = {
-            # What Lambda sets for every function (a few of them), then the function's own.
-            "PATH": "/usr/bin:/bin",
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "LAMBDA_RUNTIME_DIR": str(runtime_root),
-            "_HANDLER": handler,
-            "AWS_LAMBDA_RUNTIME_API": api.address,
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-            **environment,
-        }
-        command = [clean_python(), "-I", "-S", "-c", BOOTSTRAP, str(task_root)]
-        command += [str(runtime_root), handler]
+        command, env = launch(api.address)
         with log.open("wb") as output:
             started = time.monotonic()
             process = subprocess.Popen(
-                command, cwd=task_root, env=env, stdout=output, stderr=subprocess.STDOUT
+                command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
             )
-        function = PackagedFunction(name, api, process, log, started)
         try:
-            yield function
+            yield PackagedFunction(name, api, process, log, started)
         finally:
+            if stop is not None:
+                stop()
             process.terminate()
             try:
                 process.wait(STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def running_zip(
+    name: str,
+    handler: str,
+    task_root: Path,
+    runtime_root: Path,
+    environment: Mapping[str, str],
+    log: Path,
+) -> AbstractContextManager[PackagedFunction]:
+    """An unzipped zip under a clean Python with only the runtime's bootstrap beside it."""
+
+    def launch(runtime_api: str) -> tuple[list[str], dict[str, str]]:
+        command = [clean_python(), "-I", "-S", "-c", BOOTSTRAP, str(task_root)]
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "LAMBDA_RUNTIME_DIR": str(runtime_root),
+            **lambda_variables(name, handler, runtime_api),
+            **environment,
+        }
+        return [*command, str(runtime_root), handler], env
+
+    # Lambda's Python starts in the task root (/var/task).
+    return running_runtime(name, launch, log, cwd=task_root)

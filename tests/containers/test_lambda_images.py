@@ -1,0 +1,99 @@
+"""The services' own images as Lambda container images: each run as Lambda runs one (read-only
+root, the image's user, its entrypoint replaced by `python -m awslambdaric` and its command by
+the handler, as deploy/aws/template.yaml's ImageConfig says), polling a Runtime API of the
+test's, carries a payment to its delivered webhook (tests/deploy/journey.py)."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack
+from pathlib import Path
+
+import pytest
+
+from payments_devstack.containers.engine import Engine
+from payments_devstack.containers.images import DEFAULT_TAG
+from payments_devstack.moto_server import MotoServer
+from tests.deploy.journey import (
+    FUNCTION_HANDLERS,
+    PROCESSOR,
+    RETRIES,
+    SENDER,
+    Functions,
+    carry_a_payment_through,
+)
+from tests.deploy.packaged import PackagedFunction, lambda_variables, running_runtime
+from tests.e2e.support import Pipeline
+
+pytestmark = [pytest.mark.slow]
+
+# deploy/aws/template.yaml's ImageConfig.EntryPoint.
+RUNTIME_CLIENT = ["python", "-m", "awslambdaric"]
+COLD_START_REPORT = Path("build/test-artifacts/lambda-image-cold-start.json")
+
+
+def running_image(
+    engine: Engine,
+    image: str,
+    name: str,
+    handler: str,
+    environment: dict[str, str],
+    log: Path,
+) -> AbstractContextManager[PackagedFunction]:
+    container = f"payments-lambda-{name}-{uuid.uuid4().hex[:8]}"
+
+    def launch(runtime_api: str) -> tuple[list[str], dict[str, str]]:
+        variables = {**lambda_variables(name, handler, runtime_api), **environment}
+        command = [engine.name, "run", "--rm", "--name", container, "--network=host"]
+        # Lambda's own container: nothing writable but /tmp (podman mounts a tmpfs there).
+        command += ["--read-only", "--entrypoint", json.dumps(RUNTIME_CLIENT)]
+        for variable, value in variables.items():
+            command += ["--env", f"{variable}={value}"]
+        return [*command, image, handler], dict(engine.env)
+
+    def stop() -> None:
+        engine.run("rm", "--force", container, check=False)
+
+    return running_runtime(name, launch, log, stop=stop)
+
+
+@pytest.fixture
+def image_functions(
+    engine: Engine,
+    built_images: dict[str, int],
+    function_environments: dict[str, dict[str, str]],
+    tmp_path: Path,
+) -> Iterator[Functions]:
+    with ExitStack() as stack:
+        started = {}
+        for name, (service, handler) in FUNCTION_HANDLERS.items():
+            image = f"{service}:{DEFAULT_TAG}"
+            assert image.split(":")[0] in built_images
+            environment = function_environments[name]
+            log = tmp_path / f"{name}.log"
+            started[name] = stack.enter_context(
+                running_image(engine, image, name, handler, environment, log)
+            )
+        yield Functions(started[PROCESSOR], started[SENDER], started[RETRIES])
+
+
+def report_cold_starts(functions: Functions) -> None:
+    """Container start to the runtime's first poll, and the first invocation (not asserted)."""
+    report = {
+        name: {
+            "start_and_import_seconds": function.init_seconds,
+            "first_invocation_seconds": function.first_invocation_seconds,
+        }
+        for name, function in (("processor", functions.processor), ("sender", functions.sender))
+    }
+    COLD_START_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    COLD_START_REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"image cold starts: {report}")  # noqa: T201
+
+
+async def test_the_images_carry_a_payment_to_its_delivered_webhook(
+    lambda_pipeline: Pipeline, image_functions: Functions, moto_server: MotoServer
+) -> None:
+    await carry_a_payment_through(lambda_pipeline, image_functions, moto_server.endpoint_url)
+    await asyncio.to_thread(report_cold_starts, image_functions)
