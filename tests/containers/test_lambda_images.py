@@ -26,7 +26,8 @@ from tests.deploy.journey import (
 from tests.deploy.packaged import PackagedFunction, lambda_variables, running_runtime
 from tests.e2e.support import Pipeline
 
-pytestmark = [pytest.mark.slow]
+# The images are built on first use (minutes), when this module runs on its own.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 # deploy/aws/template.yaml's ImageConfig.EntryPoint.
 RUNTIME_CLIENT = ["python", "-m", "awslambdaric"]
@@ -69,7 +70,7 @@ def image_functions(
         started = {}
         for name, (service, handler) in FUNCTION_HANDLERS.items():
             image = f"{service}:{DEFAULT_TAG}"
-            assert image.split(":")[0] in built_images
+            assert image in built_images
             environment = function_environments[name]
             log = tmp_path / f"{name}.log"
             started[name] = stack.enter_context(
