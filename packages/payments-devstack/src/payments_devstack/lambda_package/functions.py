@@ -48,15 +48,23 @@ RUNTIME_CLIENT = tuple(
     for name in ("awslambdaric", "simplejson", "snapshot-restore-py")
 )
 
+LEAVES_THE_DATABASE_OUT = tuple(
+    (name, "the processor only starts workflows: it never opens the database")
+    for name in ("sqlalchemy", "sqlmodel", "asyncpg", "alembic", "mako")
+)
+LEAVES_TEMPORAL_OUT = (
+    (
+        "temporalio",
+        "payments-core depends on it for the worker and the processor; the sender never talks "
+        "to Temporal, and its native bridge is a third of the zip",
+    ),
+)
+
 FUNCTIONS = (
     LambdaFunction(
         "payments-processor",
         handlers=("payments_processor.lambda_function.handler",),
-        left_out=RUNTIME_CLIENT
-        + tuple(
-            (name, "the processor only starts workflows: it never opens the database")
-            for name in ("sqlalchemy", "sqlmodel", "asyncpg", "alembic", "mako")
-        ),
+        left_out=(*RUNTIME_CLIENT, *LEAVES_THE_DATABASE_OUT),
     ),
     LambdaFunction(
         "payments-webhook-sender",
@@ -64,13 +72,6 @@ FUNCTIONS = (
             "payments_webhook_sender.lambda_function.handler",
             "payments_webhook_sender.lambda_function.scheduled_handler",
         ),
-        left_out=RUNTIME_CLIENT
-        + (
-            (
-                "temporalio",
-                "payments-core depends on it for the worker and the processor; the sender "
-                "never talks to Temporal, and its native bridge is a third of the zip",
-            ),
-        ),
+        left_out=(*RUNTIME_CLIENT, *LEAVES_TEMPORAL_OUT),
     ),
 )
