@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -21,6 +22,8 @@ from payments_devstack.processes import find_free_ports
 LOCALSTRIPE = "localstripe==1.15.10"
 START_TIMEOUT_SECONDS = 120.0  # the first run installs it into uv's cache
 TEST_KEY = Secret("sk_test_" + "l" * 24)
+# localstripe's own, fixed path (shared by every localstripe on the machine), read at start.
+STATE_FILE = Path("/tmp/localstripe.pickle")
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +31,24 @@ def localstripe_url() -> Iterator[str]:
     uv = shutil.which("uv")
     if uv is None:
         pytest.skip("uv is needed to run localstripe in an environment of its own")
+    try:
+        process, url = _start_localstripe(uv)
+    except _UnreadableState:
+        # localstripe rewrites its whole state file on every change: one stopped mid-write
+        # leaves it truncated, and every later localstripe fails reading it. Nothing in it is
+        # this session's: start without it.
+        STATE_FILE.unlink(missing_ok=True)
+        process, url = _start_localstripe(uv)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+class _UnreadableState(RuntimeError):
+    """localstripe stopped at start on its state file (STATE_FILE)."""
+
+
+def _start_localstripe(uv: str) -> tuple[subprocess.Popen[bytes], str]:
     (port,) = find_free_ports(1)
     process = subprocess.Popen(
         [uv, "tool", "run", "--from", LOCALSTRIPE, "localstripe", "--port", str(port)],
@@ -40,16 +61,15 @@ def localstripe_url() -> Iterator[str]:
     while True:
         try:
             httpx.get(f"{url}/v1/payment_methods", auth=(TEST_KEY.reveal(), ""), timeout=1)
-            break
+            return process, url
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 stderr = process.stderr.read().decode() if process.stderr else ""
+                if "try_load_from_disk" in stderr:
+                    raise _UnreadableState(stderr[-500:]) from None
                 raise RuntimeError(f"localstripe did not start: {stderr[-2000:]}") from None
             time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
 
 
 class ProcessorFaults(httpx.AsyncBaseTransport):
