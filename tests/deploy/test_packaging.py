@@ -1,8 +1,10 @@
 """`make lambda-package`: what each zip holds, what it leaves out, and that the template
 deploys exactly the handlers and runtime the zips were built for."""
 
+import json
+import subprocess
 import zipfile
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -17,6 +19,7 @@ from payments_devstack.lambda_package.functions import (
 from payments_devstack.lambda_package.requirements import normalized, parse
 from payments_devstack.lambda_package.site import platform_tags
 from tests.deploy.conftest import LambdaZips
+from tests.deploy.packaged import clean_python, unzip
 from tests.deploy.template import parameter, resources
 
 FUNCTION_IDS = [function.name for function in FUNCTIONS]
@@ -140,3 +143,35 @@ def test_platform_tags_reach_down_from_the_runtimes_glibc() -> None:
     assert tags[0] == "manylinux_2_26_aarch64"
     assert "manylinux_2_27_aarch64" not in tags
     assert {"manylinux_2_17_aarch64", "manylinux2014_aarch64"} <= set(tags)
+
+
+IMPORT_ALONE = """
+import importlib, json, sys
+task = sys.argv[1]
+sys.path.insert(0, task)
+for handler in sys.argv[2:]:
+    module, _, name = handler.rpartition(".")
+    getattr(importlib.import_module(module), name)
+print(json.dumps({"path": sys.path, "base": sys.base_prefix, "modules": sorted(sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=FUNCTION_IDS)
+def test_each_handler_imports_from_its_zip_alone(
+    lambda_zips: LambdaZips, function: LambdaFunction, tmp_path: Path
+) -> None:
+    """A clean Python of the runtime's version, nothing on sys.path but the unzipped task root
+    and the standard library, finds every handler: the zip needs nothing it does not hold."""
+    root = unzip(lambda_zips.path(function.name), tmp_path / "task")
+    result = subprocess.run(
+        [clean_python(), "-I", "-S", "-c", IMPORT_ALONE, str(root), *function.handlers],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    others = [p for p in report["path"] if p != str(root) and not p.startswith(report["base"])]
+    assert others == []
+    assert "awslambdaric" not in report["modules"]
+    assert {name.replace("-", "_") for name, _ in function.left_out}.isdisjoint(report["modules"])
