@@ -8,6 +8,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from payments_devstack.containers.engine import REPO
+from payments_devstack.lambda_package.build import SCRATCH_PREFIX
 from payments_devstack.lambda_package.functions import (
     DEV_ONLY,
     FUNCTIONS,
@@ -175,3 +177,25 @@ def test_each_handler_imports_from_its_zip_alone(
     assert others == []
     assert "awslambdaric" not in report["modules"]
     assert {name.replace("-", "_") for name, _ in function.left_out}.isdisjoint(report["modules"])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=FUNCTION_IDS)
+def test_nothing_in_a_zip_names_the_build(
+    lambda_zips: LambdaZips, function: LambdaFunction
+) -> None:
+    """So the same commit gives the same bytes from any checkout: no console script (they carry
+    the checkout's interpreter), no direct_url.json, no RECORD line for either, and no file that
+    mentions the checkout or the build's scratch directory."""
+    checkout = str(REPO).encode()
+    with zipfile.ZipFile(lambda_zips.path(function.name)) as archive:
+        names = archive.namelist()
+        mentions = [
+            name
+            for name in names
+            if SCRATCH_PREFIX.encode() in (data := archive.read(name)) or checkout in data
+        ]
+        records = [archive.read(n).decode() for n in names if n.endswith(".dist-info/RECORD")]
+    assert not [name for name in names if name.startswith("bin/")]
+    assert not [name for name in names if name.endswith("direct_url.json")]
+    assert not [r for r in records if "../../bin/" in r or "direct_url.json" in r]
+    assert mentions == []

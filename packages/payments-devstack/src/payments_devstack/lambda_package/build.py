@@ -23,6 +23,7 @@ from payments_devstack.lambda_package.site import (
 )
 
 MANIFEST = "manifest.json"
+SCRATCH_PREFIX = "lambda-package-"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def build(
         progress(f"[{time.monotonic() - started:5.1f}s] {message}")
 
     packaged = []
-    with tempfile.TemporaryDirectory(prefix="lambda-package-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch:
         work = Path(scratch)
         for function in functions:
             locked = locked_requirements(repo, function)

@@ -102,19 +102,22 @@ def compile_bytecode(site: Path) -> None:
 
 
 def _tidy(site: Path) -> None:
-    # Console scripts (alembic, ...) carry this machine's interpreter path and nothing runs them;
-    # direct_url.json names the build's scratch directory. Both would make builds differ.
+    """Drop what names this build rather than the code: console scripts (they start with this
+    checkout's interpreter path, and nothing runs them) and direct_url.json (the scratch path of
+    our own wheels), with their lines in each RECORD, whose hashes would differ too."""
     shutil.rmtree(site / "bin", ignore_errors=True)
     for direct_url in site.glob("*.dist-info/direct_url.json"):
         direct_url.unlink()
-        record = direct_url.with_name("RECORD")
+    for record in site.glob("*.dist-info/RECORD"):
         lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = [
-            line
-            for line in lines
-            if not line.startswith(f"{direct_url.parent.name}/direct_url.json,")
-        ]
-        record.write_text("".join(kept), encoding="utf-8")
+        kept = [line for line in lines if not _names_the_build(line.split(",", 1)[0])]
+        if len(kept) != len(lines):
+            record.write_text("".join(kept), encoding="utf-8")
+
+
+def _names_the_build(recorded: str) -> bool:
+    # pip --target records console scripts relative to the package directory (../../bin/...).
+    return recorded.startswith("../../bin/") or recorded.endswith(".dist-info/direct_url.json")
 
 
 def _member_name(path: Path) -> str:
