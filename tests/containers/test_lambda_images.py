@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,10 @@ from payments_devstack.containers.engine import Engine
 from payments_devstack.containers.images import DEFAULT_TAG
 from payments_devstack.moto_server import MotoServer
 from tests.deploy.journey import (
-    FUNCTION_HANDLERS,
-    PROCESSOR,
-    RETRIES,
-    SENDER,
     Functions,
     carry_a_payment_through,
+    report_cold_starts,
+    started_functions,
 )
 from tests.deploy.packaged import PackagedFunction, lambda_variables, running_runtime
 from tests.e2e.support import Pipeline
@@ -66,35 +64,18 @@ def image_functions(
     function_environments: dict[str, dict[str, str]],
     tmp_path: Path,
 ) -> Iterator[Functions]:
-    with ExitStack() as stack:
-        started = {}
-        for name, (service, handler) in FUNCTION_HANDLERS.items():
-            image = f"{service}:{DEFAULT_TAG}"
-            assert image in built_images
-            environment = function_environments[name]
-            log = tmp_path / f"{name}.log"
-            started[name] = stack.enter_context(
-                running_image(engine, image, name, handler, environment, log)
-            )
-        yield Functions(started[PROCESSOR], started[SENDER], started[RETRIES])
+    def start(name: str, service: str, handler: str) -> AbstractContextManager[PackagedFunction]:
+        image = f"{service}:{DEFAULT_TAG}"
+        assert image in built_images
+        environment, log = function_environments[name], tmp_path / f"{name}.log"
+        return running_image(engine, image, name, handler, environment, log)
 
-
-def report_cold_starts(functions: Functions) -> None:
-    """Container start to the runtime's first poll, and the first invocation (not asserted)."""
-    report = {
-        name: {
-            "start_and_import_seconds": function.init_seconds,
-            "first_invocation_seconds": function.first_invocation_seconds,
-        }
-        for name, function in (("processor", functions.processor), ("sender", functions.sender))
-    }
-    COLD_START_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    COLD_START_REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"image cold starts: {report}")  # noqa: T201
+    with started_functions(start) as functions:
+        yield functions
 
 
 async def test_the_images_carry_a_payment_to_its_delivered_webhook(
     lambda_pipeline: Pipeline, image_functions: Functions, moto_server: MotoServer
 ) -> None:
     await carry_a_payment_through(lambda_pipeline, image_functions, moto_server.endpoint_url)
-    await asyncio.to_thread(report_cold_starts, image_functions)
+    await asyncio.to_thread(report_cold_starts, image_functions, COLD_START_REPORT)

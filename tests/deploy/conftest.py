@@ -2,7 +2,6 @@
 bootstrap they run under. TEST_LAMBDA_ZIPS=build/lambda tests the zips `make lambda-package`
 left there instead of building them again."""
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from payments_devstack.containers.engine import REPO
-from payments_devstack.lambda_package.build import MANIFEST, Packaged, build
+from payments_devstack.lambda_package.build import Packaged, build, read_manifest
 from payments_devstack.lambda_package.functions import FUNCTIONS
 from tests.deploy.journey import function_environments, lambda_pipeline  # noqa: F401 - fixtures
 from tests.deploy.packaged import host_architecture, install_runtime
@@ -32,18 +31,9 @@ def lambda_zips(tmp_path_factory: pytest.TempPathFactory) -> LambdaZips:
     built = os.environ.get("TEST_LAMBDA_ZIPS")
     if built:
         directory = Path(built)
-        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-        items = [
-            Packaged(
-                **{
-                    **entry,
-                    "handlers": tuple(entry["handlers"]),
-                    "left_out": tuple(entry["left_out"]),
-                }
-            )
-            for entry in manifest
+        mine = [
+            item for item in read_manifest(directory) if item.architecture == host_architecture()
         ]
-        mine = [item for item in items if item.architecture == host_architecture()]
         return LambdaZips(directory, {item.function: item for item in mine})
     directory = tmp_path_factory.mktemp("lambda-zips")
     packaged = build(REPO, FUNCTIONS, [host_architecture()], directory, progress=lambda _: None)

@@ -10,8 +10,10 @@ back as the batch's only item failure. The worker, the API and its outbox relay 
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -141,6 +143,39 @@ async def records_until(
 
     await eventually(arrived, within=within, what=f"a {wanted} event on {queue}")
     return records
+
+
+# Starts one function: its name, the service whose code it runs, and its handler.
+Starter = Callable[[str, str, str], AbstractContextManager[PackagedFunction]]
+
+
+@contextmanager
+def started_functions(start: Starter) -> Iterator[Functions]:
+    """The three functions of deploy/aws/template.yaml, each started by `start`, until the block
+    ends."""
+    with ExitStack() as stack:
+        started = {
+            name: stack.enter_context(start(name, service, handler))
+            for name, (service, handler) in FUNCTION_HANDLERS.items()
+        }
+        yield Functions(started[PROCESSOR], started[SENDER], started[RETRIES])
+
+
+def report_cold_starts(functions: Functions, report_file: Path) -> None:
+    """Each consumer's cold start: its start (a process or a container) to the runtime's first
+    poll, i.e. the handler's module imported, and its first invocation. Written to `report_file`
+    (README "Run on AWS Lambda" quotes them) and printed with -s; never asserted, as tests never
+    assert on wall time."""
+    report = {
+        name: {
+            "start_to_first_poll_seconds": function.init_seconds,
+            "first_invocation_seconds": function.first_invocation_seconds,
+        }
+        for name, function in (("processor", functions.processor), ("sender", functions.sender))
+    }
+    report_file.parent.mkdir(parents=True, exist_ok=True)
+    report_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"cold starts ({report_file.name}): {report}")  # noqa: T201
 
 
 async def carry_a_payment_through(pipeline: Pipeline, functions: Functions, endpoint: str) -> None:

@@ -27,9 +27,8 @@ def write_zip(site: Path, destination: Path) -> Archive:
     a native library or a helper binary may need it)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     unzipped, files = 0, 0
-    with zipfile.ZipFile(
-        destination, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
-    ) as archive:
+    # Each entry carries its own compression: ZipFile's defaults do not reach a ZipInfo's.
+    with zipfile.ZipFile(destination, "w") as archive:
         for path in sorted(_files(site)):
             info = zipfile.ZipInfo(path.relative_to(site).as_posix(), date_time=EPOCH)
             info.create_system = 3  # Unix, so the modes below are read

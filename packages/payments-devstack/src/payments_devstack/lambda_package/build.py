@@ -103,15 +103,28 @@ def _describe(function: LambdaFunction, architecture: str, archive: Archive) -> 
     )
 
 
-def _write_manifest(out_dir: Path, packaged: list[Packaged]) -> None:
-    """What was built, for deploy scripts and the tests: which zip, its digest, its sizes."""
+def read_manifest(out_dir: Path) -> list[Packaged]:
+    """What earlier builds left in `out_dir` (none when there is no manifest)."""
     path = out_dir / MANIFEST
-    existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    if not path.exists():
+        return []
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        Packaged(
+            **{**entry, "handlers": tuple(entry["handlers"]), "left_out": tuple(entry["left_out"])}
+        )
+        for entry in entries
+    ]
+
+
+def _write_manifest(out_dir: Path, packaged: list[Packaged]) -> None:
+    """What was built, for deploy scripts and the tests: which zip, its digest, its sizes. A
+    build of some zips keeps the entries of the others."""
     names = {item.zip for item in packaged}
-    kept = [entry for entry in existing if entry.get("zip") not in names]
-    entries = kept + [asdict(item) for item in packaged]
-    entries.sort(key=lambda entry: entry["zip"])
-    path.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    kept = [item for item in read_manifest(out_dir) if item.zip not in names]
+    entries = sorted(kept + packaged, key=lambda item: item.zip)
+    text = json.dumps([asdict(item) for item in entries], indent=2) + "\n"
+    (out_dir / MANIFEST).write_text(text, encoding="utf-8")
 
 
 def _mb(size: int) -> str:

@@ -27,18 +27,14 @@ DEV_ONLY = frozenset({"payments-devstack", "payments-aws-emulator", "pytest"})
 class LambdaFunction:
     """One workspace service packaged as a zip; `handlers` are the functions built from it."""
 
-    package: str  # the workspace member, e.g. payments-processor
+    name: str  # the workspace member, e.g. payments-processor
     handlers: tuple[str, ...]
     # Locked distributions this function never imports, each with why: left out of its zip.
     # The packaged-handler tests run the zip as Lambda does, so a wrong entry fails them.
     left_out: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def name(self) -> str:
-        return self.package
-
     def zip_name(self, architecture: str) -> str:
-        return f"{self.package}-{RUNTIME}-{architecture}.zip"
+        return f"{self.name}-{RUNTIME}-{architecture}.zip"
 
 
 # The services depend on Lambda's runtime interface client for their container images; a zip

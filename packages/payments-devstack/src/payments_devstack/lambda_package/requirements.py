@@ -1,11 +1,11 @@
 """A function's locked requirements, from `uv export`, split into third-party and workspace."""
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from payments_devstack.errors import DevstackError
+from payments_devstack.lambda_package.commands import run
 
 # A requirement of `uv export`: `name==version [; marker] \` then `--hash=` lines; a workspace
 # member is its path (`./packages/payments-core`).
@@ -33,12 +33,7 @@ def export(repo: Path, package: str) -> LockedRequirements:
         "uv", "export", "--frozen", "--package", package, "--no-dev", "--no-editable",
         "--no-header", "--no-annotate",
     ]  # fmt: skip
-    result = subprocess.run(  # noqa: S603 - uv with our own arguments
-        command, cwd=repo, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise DevstackError(f"uv export --package {package} failed: {result.stderr.strip()}")
-    return parse(result.stdout)
+    return parse(run(command, cwd=repo, what=f"uv export --package {package}"))
 
 
 def parse(text: str) -> LockedRequirements:

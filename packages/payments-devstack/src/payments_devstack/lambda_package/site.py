@@ -9,12 +9,12 @@ import compileall
 import hashlib
 import py_compile
 import shutil
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 from payments_devstack.errors import DevstackError
+from payments_devstack.lambda_package.commands import run
 from payments_devstack.lambda_package.functions import (
     DEV_ONLY,
     GLIBC,
@@ -39,7 +39,7 @@ def platform_tags(architecture: str) -> list[str]:
 
 
 def locked_requirements(repo: Path, function: LambdaFunction) -> LockedRequirements:
-    locked = export(repo, function.package)
+    locked = export(repo, function.name)
     members = {_member_name(repo / path) for path in locked.workspace}
     shipped_dev_only = (members | set(locked.third_party)) & DEV_ONLY
     if shipped_dev_only:
@@ -59,7 +59,7 @@ def build_workspace_wheels(repo: Path, locked: LockedRequirements, out_dir: Path
         name = _member_name(repo / path)
         before = set(out_dir.glob("*.whl"))
         command = ["uv", "build", "--quiet", "--wheel", "--package", name, "--out-dir", out_dir]
-        _run([str(part) for part in command], cwd=repo, what=f"uv build {name}")
+        run([str(part) for part in command], cwd=repo, what=f"uv build {name}")
         (wheel,) = set(out_dir.glob("*.whl")) - before
         wheels.append(wheel)
     return wheels
@@ -82,7 +82,7 @@ def install(
     ]  # fmt: skip
     for tag in platform_tags(architecture):
         command += ["--platform", tag]
-    _run(command, cwd=work, what=f"pip install for {architecture}")
+    run(command, cwd=work, what=f"pip install for {architecture}")
     _tidy(site)
 
 
@@ -128,12 +128,3 @@ def _member_name(path: Path) -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _run(command: list[str], *, cwd: Path, what: str) -> None:
-    result = subprocess.run(  # noqa: S603 - uv and pip with our own arguments
-        command, cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip()
-        raise DevstackError(f"{what} failed:\n{output}")
